@@ -1,0 +1,4 @@
+"""Load and capacity harnesses (``urok bench …``).
+
+Not built yet.
+"""

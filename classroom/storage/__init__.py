@@ -1,0 +1,1 @@
+"""Relational storage of the school: tables, engine, migrations."""

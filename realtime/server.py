@@ -1,0 +1,297 @@
+"""The Socket.IO server: authenticated connections, routed events, resumable channels.
+
+A connection attaches to channels (``room:<lesson>``, ``user:<person>``). This node
+subscribes to a channel on the bus only while it has a local member there. Each channel
+event carries its offset; a client that attaches with the last offset it saw receives
+exactly the events it missed, or is told to reload when the history no longer reaches back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import socketio
+from aiohttp import web
+from engineio import packet as eio_packet
+
+from realtime import codec
+from realtime.bus import Bus
+from realtime.router import Call, ConnectionLimits, ErrorReply, EventRouter
+
+log = logging.getLogger(__name__)
+
+Authenticator = Callable[[Any], Awaitable[Any]]
+"""Turns the client's ``auth`` payload into a principal or raises; the error is translated."""
+
+DisconnectHook = Callable[[str, Any], Awaitable[None]]
+
+RECENT_EVENTS_PER_CHANNEL = 512
+ERROR_EVENT = "server.error"
+
+
+class ChannelEvent(msgspec.Struct, frozen=True):
+    """One event as a client receives it, live or replayed."""
+
+    event: str
+    offset: int
+    data: Any
+
+
+class AttachResult(msgspec.Struct, frozen=True):
+    """What attaching to a channel returns: the events missed since the given offset.
+
+    ``reload`` means the history no longer reaches back: the client must reload the full
+    state and continue from ``offset``.
+    """
+
+    channel: str
+    offset: int
+    reload: bool
+    events: list[ChannelEvent]
+
+
+@dataclass(slots=True)
+class _Connection:
+    sid: str
+    eio_sid: str
+    principal: Any
+    limits: ConnectionLimits
+    channels: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Channel:
+    """A channel this node is subscribed to: local members and the events seen lately."""
+
+    members: dict[str, str] = field(default_factory=dict)  # sid -> eio_sid
+    recent: deque[tuple[int, str, Any, Any]] = field(
+        default_factory=lambda: deque(maxlen=RECENT_EVENTS_PER_CHANNEL)
+    )
+    attaching: int = 0
+    last_offset: int = 0
+
+
+class RealtimeServer:
+    """python-socketio on aiohttp, msgpack only, WebSocket only."""
+
+    def __init__(
+        self,
+        *,
+        router: EventRouter,
+        authenticate: Authenticator,
+        translate_error: Callable[[Exception], ErrorReply | None],
+        max_event_bytes: int = 16 * 1024,
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        cors_allowed_origins: str | list[str] | None = None,
+    ) -> None:
+        self.router = router
+        self._authenticate = authenticate
+        self._translate = translate_error
+        self.bus: Bus | None = None
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            serializer=codec.packet_class(max_event_bytes),
+            transports=["websocket"],
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            # A hard cap far above the event bound: larger frames close the connection.
+            max_http_buffer_size=max(max_event_bytes * 8, 1 << 20),
+            cors_allowed_origins=cors_allowed_origins or [],
+            logger=False,
+            engineio_logger=False,
+        )
+        self._connections: dict[str, _Connection] = {}
+        self._channels: dict[str, _Channel] = {}
+        self._channel_locks: dict[str, asyncio.Lock] = {}
+        self._disconnect_hooks: list[DisconnectHook] = []
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on("*", self._on_event)
+
+    # -- wiring -----------------------------------------------------------------------
+
+    def attach_to(self, app: web.Application, path: str = "/socket.io/") -> None:
+        self.sio.attach(app, socketio_path=path)
+
+    def use_bus(self, bus: Bus) -> None:
+        self.bus = bus
+
+    def on_disconnect(self, hook: DisconnectHook) -> None:
+        self._disconnect_hooks.append(hook)
+
+    async def deliver(self, channel: str, offset: int, payload: bytes) -> None:
+        """The bus's message handler: fan one event out to this node's members."""
+        state = self._channels.get(channel)
+        if state is None or offset <= state.last_offset:
+            return
+        event, data = codec.decode(payload)
+        state.last_offset = offset
+        envelope = {"channel": channel, "offset": offset, "data": data}
+        pkt = self.sio.packet_class(socketio.packet.EVENT, namespace="/", data=[event, envelope])
+        frame = eio_packet.Packet(eio_packet.MESSAGE, pkt.encode())  # encoded once for all
+        state.recent.append((offset, event, data, frame))
+        # A snapshot taken before the first await: members attaching later get this event
+        # from ``recent`` instead, so nobody receives it twice or not at all.
+        for eio_sid in list(state.members.values()):
+            await self.sio.eio.send_packet(eio_sid, frame)
+
+    # -- channels ---------------------------------------------------------------------
+
+    async def publish(self, channel: str, event: str, data: Any) -> int:
+        """Publish an event to every member of a channel on every node; return its offset."""
+        if self.bus is None:
+            raise RuntimeError("the realtime server has no bus")
+        return await self.bus.publish(channel, codec.encode([event, data]))
+
+    def _lock(self, channel: str) -> asyncio.Lock:
+        lock = self._channel_locks.get(channel)
+        if lock is None:
+            lock = self._channel_locks[channel] = asyncio.Lock()
+        return lock
+
+    async def attach(self, sid: str, channel: str, since: int | None) -> AttachResult:
+        """Make a connection a member of a channel and return what it missed since ``since``.
+
+        ``since=None`` means a first join: nothing is replayed.
+        """
+        connection = self._connections.get(sid)
+        if connection is None:
+            raise ConnectionError("the connection is gone")
+        bus = self._require_bus()
+        async with self._lock(channel):
+            state = self._channels.get(channel)
+            if state is None:
+                state = self._channels[channel] = _Channel()
+                await bus.subscribe(channel)
+                # The bus may already have events we did not see; start from its head.
+                state.last_offset = max(state.last_offset, await bus.head(channel))
+            state.attaching += 1
+        try:
+            if since is None or since < 0:
+                history_head = await bus.head(channel)
+                replay: list[ChannelEvent] = []
+                complete = True
+            else:
+                history = await bus.history(channel, since)
+                history_head = max((e.offset for e in history.events), default=since)
+                if not history.complete:
+                    history_head = history.head
+                complete = history.complete
+                replay = []
+                if complete:
+                    for item in history.events:
+                        event, data = codec.decode(item.payload)
+                        replay.append(ChannelEvent(event=event, offset=item.offset, data=data))
+        finally:
+            state.attaching -= 1
+        # No await from here on: events seen by this node after the history was read are
+        # taken from ``recent``; events arriving later reach the new member live.
+        newer = [entry for entry in state.recent if entry[0] > history_head]
+        if newer and newer[0][0] != history_head + 1 and complete:
+            complete = False  # the recent buffer overflowed while history was being read
+        for offset, event, data, _frame in newer:
+            replay.append(ChannelEvent(event=event, offset=offset, data=data))
+        if connection.sid not in self._connections:
+            raise ConnectionError("the connection is gone")
+        state.members[sid] = connection.eio_sid
+        connection.channels.add(channel)
+        offset = replay[-1].offset if replay else history_head
+        if not complete:
+            return AttachResult(
+                channel=channel,
+                offset=offset,
+                reload=True,
+                events=[e for e in replay if e.offset > history_head],
+            )
+        return AttachResult(channel=channel, offset=offset, reload=False, events=replay)
+
+    async def detach(self, sid: str, channel: str) -> None:
+        """Remove a member; unsubscribe the node when it was the channel's last one here."""
+        connection = self._connections.get(sid)
+        if connection is not None:
+            connection.channels.discard(channel)
+        state = self._channels.get(channel)
+        if state is None:
+            return
+        state.members.pop(sid, None)
+        if state.members or state.attaching:
+            return
+        async with self._lock(channel):
+            if self._channels.get(channel) is state and not state.members and not state.attaching:
+                del self._channels[channel]
+                await self._require_bus().unsubscribe(channel)
+                self._channel_locks.pop(channel, None)
+
+    def members(self, channel: str) -> set[str]:
+        state = self._channels.get(channel)
+        return set(state.members) if state else set()
+
+    def principal_of(self, sid: str) -> Any:
+        connection = self._connections.get(sid)
+        return None if connection is None else connection.principal
+
+    @property
+    def local_channels(self) -> frozenset[str]:
+        return frozenset(self._channels)
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    def _require_bus(self) -> Bus:
+        if self.bus is None:
+            raise RuntimeError("the realtime server has no bus")
+        return self.bus
+
+    # -- Socket.IO handlers -----------------------------------------------------------
+
+    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            principal = await self._authenticate(token)
+        except Exception as exc:
+            reply = self._translate(exc) or ErrorReply("unauthenticated", "connection refused")
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": reply.code, "message": reply.message}
+            ) from exc
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        self._connections[sid] = _Connection(sid, eio_sid, principal, self.router.new_limits())
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        connection = self._connections.pop(sid, None)
+        if connection is None:
+            return
+        for channel in list(connection.channels):
+            await self.detach(sid, channel)
+        for hook in self._disconnect_hooks:
+            try:
+                await hook(sid, connection.principal)
+            except Exception:
+                log.exception("disconnect hook failed")
+
+    async def _on_event(self, event: Any, sid: str, *args: Any) -> dict[str, Any]:
+        connection = self._connections.get(sid)
+        if connection is None:
+            return ErrorReply("not_connected", "the connection is not authenticated").as_reply()
+        name = event if isinstance(event, str) else "?"
+        reply = await self.router.dispatch(
+            Call(sid, connection.principal, name), args, connection.limits
+        )
+        if not reply["ok"]:
+            await self.sio.emit(ERROR_EVENT, {"event": name[:64], **reply["error"]}, to=sid)
+        return reply
+
+    async def close(self) -> None:
+        """Disconnect every client (used on shutdown)."""
+        for sid in list(self._connections):
+            try:
+                await self.sio.disconnect(sid)
+            except Exception:
+                log.debug("disconnect on shutdown failed", exc_info=True)

@@ -1,0 +1,145 @@
+"""Fixtures shared by the whole suite: real Redis and PostgreSQL on this machine."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+REDIS_URL = os.environ.get("UROK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get(
+    "UROK_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key and channel prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"urok-test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+# -- a real server on loopback -----------------------------------------------------------
+
+import dataclasses  # noqa: E402
+import socket  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from aiohttp import web  # noqa: E402
+
+from web.settings import Settings, load_settings  # noqa: E402
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclasses.dataclass
+class LiveServer:
+    """A urok server running in this test's event loop."""
+
+    url: str
+    port: int
+    settings: Settings
+    app: web.Application
+
+    def ws_url(self) -> str:
+        return self.url
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    base = load_settings({"UROK_DATA_DIR": str(data_dir), "UROK_SECRET_KEY": TEST_SECRET})
+    return dataclasses.replace(base, gc_freeze=False, **overrides)  # type: ignore[arg-type]
+
+
+async def start_server(settings: Settings) -> tuple[LiveServer, web.AppRunner]:
+    from web.app import create_app
+
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    return LiveServer(f"http://127.0.0.1:{port}", port, settings, app), runner
+
+
+@pytest.fixture
+def server_settings(tmp_path: Path) -> Settings:
+    """Settings of a fresh server: SQLite in a temporary folder, in-process bus, demo seed."""
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def live_server(server_settings: Settings) -> AsyncIterator[LiveServer]:
+    """A fresh demo-school server on a free loopback port, stopped after the test."""
+    server, runner = await start_server(server_settings)
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+# -- databases: a SQLite file and a PostgreSQL database of the test's own ------------------
+
+import asyncpg  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+
+async def _create_postgres_database() -> str:
+    url = make_url(POSTGRES_URL)
+    name = f"urok_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, database=url.database
+    )
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_postgres_database(database_url: str) -> None:
+    url = make_url(database_url)
+    admin = await asyncpg.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        database=make_url(POSTGRES_URL).database,
+    )
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database on each backend: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    url = await _create_postgres_database()
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(url)

@@ -1,0 +1,270 @@
+"""The Socket.IO server over real loopback WebSockets: auth, rooms, chat, resume, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgpack
+import pytest
+import socketio
+
+from classroom.roles import Principal, Role
+from classroom.tokens import TokenService
+from tests.clients import LiveClient, get_json, login
+from tests.conftest import TEST_SECRET, LiveServer, make_settings, start_server
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[LiveClient]]:
+    made: list[LiveClient] = []
+    yield made
+    for client in made:
+        if client.sio.connected:
+            await client.close()
+
+
+async def connected(server: LiveServer, clients: list[LiveClient], username: str) -> LiveClient:
+    client = LiveClient()
+    clients.append(client)
+    await client.connect(server.url, await login(server.url, username))
+    return client
+
+
+async def first_lesson(server: LiveServer, username: str = "student") -> int:
+    token = await login(server.url, username)
+    lessons = (await get_json(server.url, "/api/timetable", token))["lessons"]
+    return int(lessons[0]["id"])
+
+
+async def refused_reason(server: LiveServer, token: str | None) -> Any:
+    client = LiveClient()
+    with pytest.raises(socketio.exceptions.ConnectionError) as refused:
+        await client.connect(server.url, token)
+    return refused.value.args[0]
+
+
+async def test_connections_without_a_valid_token_are_refused(live_server: LiveServer) -> None:
+    expired = TokenService(TEST_SECRET, 60).issue(
+        Principal(1, Role.ADMIN, 1), now=time.time() - 3600
+    )
+    forged = TokenService("someone-elses-secret-0123456789-abcdefgh", 60).issue(
+        Principal(1, Role.ADMIN, 1)
+    )
+    for token, code in (
+        (None, "token_missing"),
+        (forged, "token_invalid"),
+        (expired, "token_expired"),
+        ("garbage", "token_invalid"),
+    ):
+        reason = await refused_reason(live_server, token)
+        assert code in str(reason)
+
+
+async def test_chat_reaches_every_member_of_the_room(
+    live_server: LiveServer, clients: list[LiveClient]
+) -> None:
+    lesson = await first_lesson(live_server)
+    student = await connected(live_server, clients, "student")
+    classmate = await connected(live_server, clients, "student-5a-02")
+    for client in (student, classmate):
+        reply = await client.call("room.join", {"lesson_id": lesson})
+        assert reply["ok"] is True, reply
+        assert reply["data"]["channel"] == f"room:{lesson}"
+    sent = await student.call("chat.send", {"lesson_id": lesson, "text": "Привет, класс!"})
+    assert sent["ok"] is True
+    for client in (student, classmate):
+        (message,) = await client.wait_for("chat.message")
+        assert message["channel"] == f"room:{lesson}"
+        assert message["offset"] == sent["data"]["offset"]
+        assert message["data"]["text"] == "Привет, класс!"
+        assert message["data"]["author"]["role"] == "student"
+
+
+async def test_outsiders_cannot_enter_or_write(
+    live_server: LiveServer, clients: list[LiveClient]
+) -> None:
+    lesson = await first_lesson(live_server)
+    outsider = await connected(live_server, clients, "student-7v-01")
+    reply = await outsider.call("room.join", {"lesson_id": lesson})
+    assert reply["error"]["code"] == "not_a_participant"
+    reply = await outsider.call("chat.send", {"lesson_id": lesson, "text": "hi"})
+    assert reply["error"]["code"] == "not_in_room"
+    reply = await outsider.call("room.join", {"lesson_id": 987654321})
+    assert reply["error"]["code"] == "lesson_not_found"
+
+
+async def test_a_reconnecting_client_gets_exactly_what_it_missed(
+    live_server: LiveServer, clients: list[LiveClient]
+) -> None:
+    lesson = await first_lesson(live_server)
+    teacher_lesson = lesson
+    writer = await connected(live_server, clients, "student")
+    reader = await connected(live_server, clients, "student-5a-03")
+    await writer.call("room.join", {"lesson_id": teacher_lesson})
+    joined = await reader.call("room.join", {"lesson_id": teacher_lesson})
+    await writer.call("chat.send", {"lesson_id": lesson, "text": "before"})
+    (before,) = await reader.wait_for("chat.message")
+    last_seen = before["offset"]
+    assert last_seen > joined["data"]["offset"] - 1
+    await reader.close()
+
+    missed = [f"missed {n}" for n in range(5)]
+    for text in missed:
+        assert (await writer.call("chat.send", {"lesson_id": lesson, "text": text}))["ok"]
+
+    back = await connected(live_server, clients, "student-5a-03")
+    resumed = await back.call("room.join", {"lesson_id": lesson, "since": last_seen})
+    assert resumed["ok"] and resumed["data"]["reload"] is False
+    replayed = resumed["data"]["events"]
+    assert [e["data"]["text"] for e in replayed] == missed
+    assert [e["offset"] for e in replayed] == list(range(last_seen + 1, last_seen + 6))
+    assert resumed["data"]["offset"] == last_seen + 5
+
+    await writer.call("chat.send", {"lesson_id": lesson, "text": "after"})
+    (live,) = await back.wait_for("chat.message")
+    assert live["data"]["text"] == "after"
+    assert live["offset"] == last_seen + 6
+    await asyncio.sleep(0.2)
+    assert len(back.received["chat.message"]) == 1  # nothing replayed twice
+
+
+async def test_a_client_too_far_behind_is_told_to_reload(
+    tmp_path: Path, clients: list[LiveClient]
+) -> None:
+    server, runner = await start_server(make_settings(tmp_path, bus_history=3))
+    try:
+        lesson = await first_lesson(server)
+        writer = await connected(server, clients, "student")
+        await writer.call("room.join", {"lesson_id": lesson})
+        for n in range(6):
+            await writer.call("chat.send", {"lesson_id": lesson, "text": f"m{n}"})
+        late = await connected(server, clients, "student-5a-04")
+        reply = await late.call("room.join", {"lesson_id": lesson, "since": 1})
+        assert reply["data"]["reload"] is True
+        assert reply["data"]["offset"] == 6
+        reply = await late.call("room.join", {"lesson_id": lesson, "since": 999})
+        assert reply["data"]["reload"] is True
+    finally:
+        await runner.cleanup()
+
+
+async def test_notices_channel_is_personal(
+    live_server: LiveServer, clients: list[LiveClient]
+) -> None:
+    parent = await connected(live_server, clients, "parent")
+    other = await connected(live_server, clients, "parent-7v-05")
+    for client in (parent, other):
+        assert (await client.call("notices.join", {}))["ok"]
+    me = await get_json(live_server.url, "/api/me", await login(live_server.url, "parent"))
+    from web.services import SERVICES_KEY
+
+    realtime = live_server.app[SERVICES_KEY].realtime
+    await realtime.publish(f"user:{me['id']}", "notice", {"kind": "test"})
+    (notice,) = await parent.wait_for("notice")
+    assert notice["data"] == {"kind": "test"}
+    await asyncio.sleep(0.2)
+    assert other.received["notice"] == []
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "code"),
+    [
+        ("no.such.event", {}, "unknown_event"),
+        ("room.join", {"lesson_id": "one"}, "invalid_payload"),
+        ("room.join", {"lesson_id": -5}, "invalid_payload"),
+        ("room.join", {"lesson": 1}, "invalid_payload"),
+        ("room.join", [1, 2], "invalid_payload"),
+        ("chat.send", {"lesson_id": 1, "text": ""}, "invalid_payload"),
+        ("chat.send", {"lesson_id": 1, "text": "x" * 3000}, "invalid_payload"),
+        ("room.join", {"lesson_id": 1, "pad": "x" * 20_000}, "payload_too_large"),
+    ],
+)
+async def test_bad_events_get_a_clear_error_and_the_connection_lives_on(
+    live_server: LiveServer, clients: list[LiveClient], event: str, payload: Any, code: str
+) -> None:
+    client = await connected(live_server, clients, "student")
+    reply = await client.call(event, payload)
+    assert reply["ok"] is False
+    assert reply["error"]["code"] == code
+    assert reply["error"]["message"]
+    (pushed,) = await client.wait_for("server.error")
+    assert pushed["code"] == code
+    lesson = await first_lesson(live_server)
+    assert (await client.call("room.join", {"lesson_id": lesson}))["ok"] is True
+
+
+async def test_event_floods_are_limited(tmp_path: Path, clients: list[LiveClient]) -> None:
+    server, runner = await start_server(
+        make_settings(tmp_path, events_per_second=1.0, event_burst=5.0)
+    )
+    try:
+        client = await connected(server, clients, "student")
+        replies = [await client.call("notices.join", {}) for _ in range(8)]
+        codes = [r["error"]["code"] if not r["ok"] else "ok" for r in replies]
+        assert codes.count("rate_limited") >= 3
+        assert codes[0] == "ok"
+    finally:
+        await runner.cleanup()
+
+
+async def test_garbage_frames_do_not_take_the_server_down(
+    live_server: LiveServer, clients: list[LiveClient]
+) -> None:
+    """Raw WebSocket frames that are not Socket.IO or not msgpack: the server survives."""
+    token = await login(live_server.url, "student")
+    url = f"ws://127.0.0.1:{live_server.port}/socket.io/?EIO=4&transport=websocket"
+    frames: list[bytes | str] = [
+        b"\x00\x01\x02 definitely not msgpack",
+        msgpack.packb({"type": 2, "nsp": "/", "data": "not a list"}),
+        msgpack.packb({"type": 99, "nsp": "/"}),
+        "4" + "{not json",
+    ]
+    async with aiohttp.ClientSession() as http:
+        for frame in frames:
+            async with http.ws_connect(url) as ws:
+                opening = await ws.receive(timeout=5)
+                assert str(opening.data).startswith("0")
+                await ws.send_bytes(
+                    msgpack.packb({"type": 0, "nsp": "/", "data": {"token": token}})
+                )
+                await ws.receive(timeout=5)
+                if isinstance(frame, bytes):
+                    await ws.send_bytes(frame)
+                else:
+                    await ws.send_str(frame)
+                await asyncio.sleep(0.1)
+    survivor = await connected(live_server, clients, "student")
+    lesson = await first_lesson(live_server)
+    assert (await survivor.call("room.join", {"lesson_id": lesson}))["ok"] is True
+    async with aiohttp.ClientSession() as http, http.get(f"{live_server.url}/api/health") as r:
+        assert r.status == 200
+
+
+async def test_a_node_subscribes_only_while_it_has_members(
+    live_server: LiveServer, clients: list[LiveClient]
+) -> None:
+    from web.services import SERVICES_KEY
+
+    realtime = live_server.app[SERVICES_KEY].realtime
+    lesson = await first_lesson(live_server)
+    channel = f"room:{lesson}"
+    assert channel not in realtime.local_channels
+    first = await connected(live_server, clients, "student")
+    second = await connected(live_server, clients, "student-5a-02")
+    await first.call("room.join", {"lesson_id": lesson})
+    await second.call("room.join", {"lesson_id": lesson})
+    assert channel in realtime.bus.subscriptions
+    await first.call("room.leave", {"lesson_id": lesson})
+    assert channel in realtime.bus.subscriptions
+    await second.close()
+    for _ in range(50):
+        if channel not in realtime.bus.subscriptions:
+            break
+        await asyncio.sleep(0.05)
+    assert channel not in realtime.bus.subscriptions
+    assert channel not in realtime.local_channels

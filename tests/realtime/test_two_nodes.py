@@ -1,0 +1,181 @@
+"""Two server processes sharing Redis: events cross nodes, subscriptions follow members."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from tests.clients import LiveClient, get_json, login
+from tests.conftest import REDIS_URL, TEST_SECRET, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Node:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def node_env(data_dir: Path, prefix: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "UROK_DATA_DIR": str(data_dir),
+        "UROK_SECRET_KEY": TEST_SECRET,
+        "UROK_BUS_URL": REDIS_URL,
+        "UROK_BUS_PREFIX": prefix,
+        "UROK_LOG_LEVEL": "WARNING",
+    }
+
+
+async def wait_healthy(url: str, process: subprocess.Popen[bytes], want_nodes: int = 1) -> set[str]:
+    seen: set[str] = set()
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}")
+            try:
+                async with http.get(f"{url}/api/health") as response:
+                    if response.status == 200:
+                        seen.add((await response.json())["node"])
+                        if len(seen) >= want_nodes:
+                            return seen
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise TimeoutError(f"{url} did not become healthy ({len(seen)} nodes seen)")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        stop(process)
+
+
+async def start_node(
+    data_dir: Path, prefix: str, processes: list[subprocess.Popen[bytes]], *extra: str
+) -> Node:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--port", str(port), *extra],
+        cwd=ROOT,
+        env=node_env(data_dir, prefix),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    processes.append(process)
+    url = f"http://127.0.0.1:{port}"
+    await wait_healthy(url, process)
+    return Node(url, process)
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+async def numsub(client: aioredis.Redis, channel: str) -> int:
+    ((_, count),) = await client.pubsub_numsub(channel)
+    return int(count)
+
+
+async def eventually(check: object, timeout: float = 5) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the condition did not hold in time")
+
+
+async def test_an_event_published_on_one_node_reaches_a_client_on_the_other(
+    tmp_path: Path,
+    redis_prefix: str,
+    redis_client: aioredis.Redis,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    node_a = await start_node(tmp_path, redis_prefix, processes)
+    node_b = await start_node(tmp_path, redis_prefix, processes)
+    token_a = await login(node_a.url, "student")
+    token_b = await login(node_b.url, "student-5a-02")
+    lessons = (await get_json(node_a.url, "/api/timetable", token_a))["lessons"]
+    lesson, other_lesson = lessons[0]["id"], lessons[1]["id"]
+    channel = f"{redis_prefix}room:{lesson}"
+
+    on_a, on_b = LiveClient(), LiveClient()
+    await on_a.connect(node_a.url, token_a)
+    await on_b.connect(node_b.url, token_b)
+    try:
+        assert await numsub(redis_client, channel) == 0
+        assert (await on_a.call("room.join", {"lesson_id": lesson}))["ok"]
+        assert await numsub(redis_client, channel) == 1
+        assert (await on_b.call("room.join", {"lesson_id": lesson}))["ok"]
+        assert await numsub(redis_client, channel) == 2
+        assert await numsub(redis_client, f"{redis_prefix}room:{other_lesson}") == 0
+
+        sent = await on_b.call("chat.send", {"lesson_id": lesson, "text": "from node B"})
+        assert sent["ok"], sent
+        (received,) = await on_a.wait_for("chat.message")
+        assert received["data"]["text"] == "from node B"
+        assert received["offset"] == sent["data"]["offset"]
+
+        await on_a.call("room.leave", {"lesson_id": lesson})
+        assert await numsub(redis_client, channel) == 1
+        await on_b.close()
+
+        async def unsubscribed() -> bool:
+            return await numsub(redis_client, channel) == 0
+
+        await eventually(unsubscribed)
+    finally:
+        for client in (on_a, on_b):
+            if client.sio.connected:
+                await client.close()
+
+
+async def test_workers_share_one_port_and_a_dead_worker_is_replaced(
+    tmp_path: Path, redis_prefix: str, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    port = free_port()
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=node_env(tmp_path, redis_prefix),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    processes.append(supervisor)
+    url = f"http://127.0.0.1:{port}"
+    nodes = await wait_healthy(url, supervisor, want_nodes=2)
+    assert len(nodes) == 2
+    victim = int(next(iter(nodes)).rsplit(":", 1)[1])
+    os.kill(victim, signal.SIGKILL)
+    after = await wait_healthy(url, supervisor, want_nodes=2)
+    pids = {int(node.rsplit(":", 1)[1]) for node in after}
+    assert victim not in pids
+    assert len(pids) == 2

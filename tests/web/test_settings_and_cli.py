@@ -1,0 +1,96 @@
+"""Settings from the environment and the ``urok`` command line."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from web.settings import SETTINGS_DOC, SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_run_a_demo_school_with_no_services(tmp_path: Path) -> None:
+    settings = load_settings({"UROK_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'urok.db'}"
+    assert settings.bus_url == "memory://"
+    assert settings.demo is True
+    assert settings.gc_thresholds == (100_000, 50, 100)
+    assert settings.uses_redis is False
+
+
+def test_the_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> None:
+    first = load_settings({"UROK_DATA_DIR": str(tmp_path)}).with_secret()
+    second = load_settings({"UROK_DATA_DIR": str(tmp_path)}).with_secret()
+    assert len(first.secret_key) >= 32
+    assert first.secret_key == second.secret_key
+    mode = stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode)
+    assert mode == 0o600
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"UROK_BUS_URL": "kafka://x"}, "UROK_BUS_URL"),
+        ({"UROK_SECRET_KEY": "short"}, "at least 32 bytes"),
+        ({"UROK_GC_THRESHOLDS": "1,2"}, "UROK_GC_THRESHOLDS"),
+        ({"UROK_DEMO": "maybe"}, "UROK_DEMO"),
+        ({"UROK_TOKEN_TTL": "-5"}, "UROK_TOKEN_TTL"),
+        ({"UROK_LOGIN_RATE": "lots"}, "UROK_LOGIN_RATE"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(SettingsError, match=fragment):
+        load_settings(env)
+
+
+def test_gc_thresholds_can_be_left_to_the_interpreter() -> None:
+    assert load_settings({"UROK_GC_THRESHOLDS": "default"}).gc_thresholds is None
+    assert load_settings({"UROK_GC_THRESHOLDS": "700,10,10"}).gc_thresholds == (700, 10, 10)
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for setting in SETTINGS_DOC:
+        assert f"`{setting.env}`" in readme, setting.env
+
+
+def run_urok(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_help_lists_the_serve_options() -> None:
+    top = run_urok("--help")
+    assert top.returncode == 0 and "serve" in top.stdout
+    serve = run_urok("serve", "--help")
+    assert serve.returncode == 0
+    for option in ("--host", "--port", "--workers"):
+        assert option in serve.stdout
+    assert "default: 8080" in serve.stdout
+
+
+def test_several_workers_refuse_to_start_without_redis(tmp_path: Path) -> None:
+    result = run_urok(
+        "serve", "--workers", "2", env={"UROK_DATA_DIR": str(tmp_path), "UROK_BUS_URL": "memory://"}
+    )
+    assert result.returncode == 2
+    assert "needs a shared bus" in result.stderr
+    assert "UROK_BUS_URL=redis://" in result.stderr
+
+
+def test_a_bad_setting_stops_the_command_with_its_name(tmp_path: Path) -> None:
+    result = run_urok("serve", env={"UROK_DATA_DIR": str(tmp_path), "UROK_BUS_URL": "nats://x"})
+    assert result.returncode == 2
+    assert "UROK_BUS_URL" in result.stderr

@@ -1,0 +1,1 @@
+"""The outermost layer: application factory, HTTP API, pages, command line."""
