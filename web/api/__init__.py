@@ -1,0 +1,1 @@
+"""The HTTP JSON API: declared endpoints and their OpenAPI document."""
