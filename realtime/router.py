@@ -19,6 +19,8 @@ from realtime.ratelimit import TokenBucket
 log = logging.getLogger(__name__)
 
 PayloadT = TypeVar("PayloadT")
+WIRE_TYPES = (bytes, bytearray)
+"""Types msgpack carries as they are; everything else is turned into builtins first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +125,8 @@ class EventRouter:
     ) -> dict[str, Any]:
         """Validate, rate-limit and run one event; never raises."""
         try:
-            return {"ok": True, "data": await self._run(call, args, limits)}
+            result = await self._run(call, args, limits)
+            return {"ok": True, "data": msgspec.to_builtins(result, builtin_types=WIRE_TYPES)}
         except EventError as exc:
             return exc.reply.as_reply()
         except Exception as exc:

@@ -22,7 +22,7 @@ from engineio import packet as eio_packet
 
 from realtime import codec
 from realtime.bus import Bus
-from realtime.router import Call, ConnectionLimits, ErrorReply, EventRouter
+from realtime.router import WIRE_TYPES, Call, ConnectionLimits, ErrorReply, EventRouter
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,8 @@ class RealtimeServer:
         """Publish an event to every member of a channel on every node; return its offset."""
         if self.bus is None:
             raise RuntimeError("the realtime server has no bus")
-        return await self.bus.publish(channel, codec.encode([event, data]))
+        wire = msgspec.to_builtins(data, builtin_types=WIRE_TYPES)
+        return await self.bus.publish(channel, codec.encode([event, wire]))
 
     def _lock(self, channel: str) -> asyncio.Lock:
         lock = self._channel_locks.get(channel)
@@ -259,7 +260,7 @@ class RealtimeServer:
         except Exception as exc:
             reply = self._translate(exc) or ErrorReply("unauthenticated", "connection refused")
             raise socketio.exceptions.ConnectionRefusedError(
-                {"code": reply.code, "message": reply.message}
+                reply.message, {"code": reply.code, "message": reply.message}
             ) from exc
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
         self._connections[sid] = _Connection(sid, eio_sid, principal, self.router.new_limits())
@@ -289,9 +290,7 @@ class RealtimeServer:
         return reply
 
     async def close(self) -> None:
-        """Disconnect every client (used on shutdown)."""
-        for sid in list(self._connections):
-            try:
-                await self.sio.disconnect(sid)
-            except Exception:
-                log.debug("disconnect on shutdown failed", exc_info=True)
+        """Close every client connection and stop background tasks (used on shutdown)."""
+        if self.sio.eio.sockets:
+            await self.sio.eio.disconnect()
+        await self.sio.shutdown()

@@ -41,7 +41,12 @@ class LiveClient:
         self.sio = socketio.AsyncClient(serializer="msgpack", reconnection=False)
         self.received: dict[str, list[Any]] = defaultdict(list)
         self._arrived = asyncio.Condition()
+        self.connect_errors: list[Any] = []
         self.sio.on("*", self._record)
+        self.sio.on("connect_error", self._refused)
+
+    async def _refused(self, data: Any = None) -> None:
+        self.connect_errors.append(data)
 
     async def _record(self, event: str, data: Any = None) -> None:
         async with self._arrived:

@@ -157,7 +157,13 @@ def create_app(settings: Settings) -> web.Application:
     pages.add_routes(app, settings)
     realtime.attach_to(app)
     app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_disconnect_clients)
     return app
+
+
+async def _disconnect_clients(app: web.Application) -> None:
+    """Close live connections first, so that shutdown does not wait on open WebSockets."""
+    await app[SERVICES_KEY].realtime.close()
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -177,7 +183,6 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await services.realtime.close()
         await bus.close()
         await services.db.close()
 

@@ -40,7 +40,8 @@ def node_env(data_dir: Path, prefix: str) -> dict[str, str]:
 
 async def wait_healthy(url: str, process: subprocess.Popen[bytes], want_nodes: int = 1) -> set[str]:
     seen: set[str] = set()
-    async with aiohttp.ClientSession() as http:
+    # A new connection per request, so that the kernel may hand each to another worker.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
         for _ in range(300):
             if process.poll() is not None:
                 raise RuntimeError(f"the server exited with {process.returncode}")

@@ -1,0 +1,75 @@
+"""The in-process bus: one node, no services; the embedded default."""
+
+from __future__ import annotations
+
+import inspect
+from collections import deque
+from dataclasses import dataclass, field
+
+from realtime.bus.base import DEFAULT_HISTORY_LENGTH, Bus, BusEvent, History, MessageHandler
+
+
+@dataclass(slots=True)
+class _Channel:
+    head: int = 0
+    events: deque[BusEvent] = field(default_factory=deque)
+
+
+class MemoryBus(Bus):
+    """Channels kept in this process; delivery happens inside ``publish``, in order."""
+
+    def __init__(
+        self, handler: MessageHandler, history_length: int = DEFAULT_HISTORY_LENGTH
+    ) -> None:
+        super().__init__(handler, history_length)
+        self._channels: dict[str, _Channel] = {}
+        self._subscribed: set[str] = set()
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._subscribed.clear()
+
+    def _channel(self, channel: str) -> _Channel:
+        found = self._channels.get(channel)
+        if found is None:
+            found = self._channels[channel] = _Channel(events=deque(maxlen=self.history_length))
+        return found
+
+    async def publish(self, channel: str, payload: bytes) -> int:
+        state = self._channel(channel)
+        state.head += 1
+        offset = state.head
+        state.events.append(BusEvent(offset, bytes(payload)))
+        if channel in self._subscribed:
+            delivered = self._handler(channel, offset, payload)
+            if inspect.isawaitable(delivered):
+                await delivered
+        return offset
+
+    async def subscribe(self, channel: str) -> None:
+        self._subscribed.add(channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._subscribed.discard(channel)
+
+    async def head(self, channel: str) -> int:
+        state = self._channels.get(channel)
+        return 0 if state is None else state.head
+
+    async def history(self, channel: str, since: int, limit: int | None = None) -> History:
+        state = self._channels.get(channel)
+        head = 0 if state is None else state.head
+        if since > head or since < 0:
+            return History(head, (), False)
+        if since == head or state is None:
+            return History(head, (), True)
+        events = tuple(event for event in state.events if event.offset > since)
+        limit = self.history_length if limit is None else limit
+        complete = bool(events) and events[0].offset == since + 1 and len(events) <= limit
+        return History(head, events[:limit], complete)
+
+    @property
+    def subscriptions(self) -> frozenset[str]:
+        return frozenset(self._subscribed)
