@@ -1,0 +1,209 @@
+"""The sign-in and "today" pages in a real Chromium, used the way a person would."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    async_playwright,
+    expect,
+)
+
+from classroom.demo import DEMO_PASSWORD
+from tests.clients import get_json, login
+from tests.conftest import LiveServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    assert CHROMIUM.exists(), "Debian's chromium is required (./dev test installs it)"
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        await launched.close()
+
+
+class Visit:
+    """A browser tab that fails the test on any script error or failed request."""
+
+    def __init__(self, context: BrowserContext, page: Page) -> None:
+        self.context = context
+        self.page = page
+        self.problems: list[str] = []
+        self.expected_statuses: set[int] = set()
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        page.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        # Chromium logs every 4xx reply as an error; a refusal the test expects is no problem.
+        if any(f"status of {status}" in message.text for status in self.expected_statuses):
+            return
+        self.problems.append(f"console: {message.text}")
+
+
+@pytest.fixture
+async def visit(browser: Browser) -> AsyncIterator[Visit]:
+    context = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 800})
+    made = Visit(context, await context.new_page())
+    yield made
+    await context.close()
+    assert made.problems == [], made.problems
+
+
+async def sign_in(
+    page: Page, server: LiveServer, username: str, password: str = DEMO_PASSWORD
+) -> None:
+    await page.goto(f"{server.url}/")
+    await page.get_by_label("Логин").fill(username)
+    await page.get_by_label("Пароль").fill(password)
+    await page.get_by_role("button", name="Войти").click()
+
+
+async def test_the_teacher_signs_in_and_sees_todays_lessons(
+    live_server: LiveServer, visit: Visit
+) -> None:
+    page = visit.page
+    await sign_in(page, live_server, "teacher")
+    await page.wait_for_url("**/today")
+    expected = await get_json(
+        live_server.url, "/api/timetable", await login(live_server.url, "teacher")
+    )
+    rows = page.locator("ol.lessons > li")
+    await expect(rows).to_have_count(len(expected["lessons"]))
+    assert len(expected["lessons"]) > 0
+    await expect(rows.first).to_contain_text("Математика")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Анна Сергеевна Орлова")
+    await expect(page.locator("#live-text")).to_have_attribute("data-state", "connected")
+    await expect(page.locator("#live-text")).to_have_text("На связи")
+
+
+async def test_a_wrong_password_is_announced_and_keeps_the_sign_in_page(
+    live_server: LiveServer, visit: Visit
+) -> None:
+    page = visit.page
+    visit.expected_statuses.add(401)
+    await sign_in(page, live_server, "teacher", "not-the-password")
+    await expect(page.get_by_role("alert")).to_have_text("Неверный логин или пароль.")
+    assert page.url.rstrip("/") == live_server.url
+    await expect(page.get_by_label("Пароль")).to_be_focused()
+
+
+async def test_the_parent_sees_each_child_separately(live_server: LiveServer, visit: Visit) -> None:
+    page = visit.page
+    await sign_in(page, live_server, "parent")
+    sections = page.locator("section.child")
+    await expect(sections).to_have_count(2)
+    await expect(sections.nth(0).get_by_role("heading")).to_contain_text("5А")
+    await expect(sections.nth(1).get_by_role("heading")).to_contain_text("6Б")
+    for index in range(2):
+        await expect(sections.nth(index).locator("li.lesson")).to_have_count(5)
+    await expect(sections.nth(1).locator("li.lesson").first).to_contain_text("Класс: 6Б")
+
+
+async def test_the_language_switches_both_ways_and_is_remembered(
+    live_server: LiveServer, visit: Visit
+) -> None:
+    page = visit.page
+    await sign_in(page, live_server, "student")
+    await page.wait_for_url("**/today")
+    assert await page.get_attribute("html", "lang") == "ru"
+    await expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+    await page.get_by_role("button", name="English").click()
+    assert await page.get_attribute("html", "lang") == "en"
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    await expect(page.locator("#where")).to_contain_text("Student, 5А")
+    await page.reload()
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    assert await page.get_attribute("html", "lang") == "en"
+    await page.get_by_role("button", name="Русский").click()
+    await expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+    assert await page.get_attribute("html", "lang") == "ru"
+
+
+async def test_the_browser_language_picks_english(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    context = await browser.new_context(locale="en-US")
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    assert await page.get_attribute("html", "lang") == "en"
+    await context.close()
+
+
+async def test_signing_in_by_keyboard_only(live_server: LiveServer, visit: Visit) -> None:
+    page = visit.page
+    await page.goto(f"{live_server.url}/")
+    await expect(page.get_by_label("Логин")).to_be_focused()
+    await page.keyboard.type("student")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Пароль")).to_be_focused()
+    await page.keyboard.type(DEMO_PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/today")
+    await expect(page.locator("ol.lessons > li")).to_have_count(5)
+    await page.keyboard.press("Tab")
+    await expect(page.locator(".skip")).to_be_focused()
+
+
+async def test_pages_fit_a_phone_and_a_panel_waits_for_pairing(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    context = await browser.new_context(locale="ru-RU", viewport={"width": 360, "height": 740})
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/")
+    assert await page.evaluate("document.scrollingElement.scrollWidth") <= 360
+    await sign_in(page, live_server, "parent")
+    await expect(page.locator("section.child")).to_have_count(2)
+    assert await page.evaluate("document.scrollingElement.scrollWidth") <= 360
+    await page.get_by_role("button", name="Выйти").click()
+    await page.wait_for_url(f"{live_server.url}/")
+    await context.close()
+
+    panel = await browser.new_context(locale="ru-RU", viewport={"width": 1920, "height": 1080})
+    page = await panel.new_page()
+    await sign_in(page, live_server, "panel")
+    await expect(page.locator("#status")).to_have_text(
+        "Эта панель ждёт, когда учитель подключит её к уроку."
+    )
+    height = await page.get_by_role("button", name="Выйти").evaluate(
+        "b => b.getBoundingClientRect().height"
+    )
+    assert height >= 44
+    await panel.close()
+
+
+async def test_a_forged_token_sends_the_person_back_to_sign_in(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    context = await browser.new_context(locale="ru-RU")
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/")
+    await page.evaluate("sessionStorage.setItem('urok.token', 'forged.token.value')")
+    await page.goto(f"{live_server.url}/today")
+    await page.wait_for_url(f"{live_server.url}/")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Вход")
+    assert await page.evaluate("sessionStorage.getItem('urok.token')") is None
+    await context.close()
