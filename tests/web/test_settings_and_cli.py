@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,32 @@ def test_a_bad_setting_stops_the_command_with_its_name(tmp_path: Path) -> None:
     result = run_urok("serve", env={"UROK_DATA_DIR": str(tmp_path), "UROK_BUS_URL": "nats://x"})
     assert result.returncode == 2
     assert "UROK_BUS_URL" in result.stderr
+
+
+def test_serve_seeds_the_demo_school_and_prints_the_url_to_open(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "UROK_DATA_DIR": str(tmp_path), "UROK_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first_line = process.stdout.readline().strip()
+        url = f"http://127.0.0.1:{port}/"
+        assert first_line == f"urok is running: open {url}"
+        assert "urok-demo" in process.stdout.readline()
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200
+            assert "<form" in response.read().decode()
+        assert (tmp_path / "urok.db").exists()
+        assert (tmp_path / "secret_key").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert process.returncode == 0
