@@ -4,6 +4,8 @@ A connection attaches to channels (``room:<lesson>``, ``user:<person>``). This n
 subscribes to a channel on the bus only while it has a local member there. Each channel
 event carries its offset; a client that attaches with the last offset it saw receives
 exactly the events it missed, or is told to reload when the history no longer reaches back.
+Members connected while the bus lost a channel's events (a Redis restart) are told to reload
+by a ``channel.reload`` event.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ DisconnectHook = Callable[[str, Any], Awaitable[None]]
 
 RECENT_EVENTS_PER_CHANNEL = 512
 ERROR_EVENT = "server.error"
+RELOAD_EVENT = "channel.reload"
 
 
 class ChannelEvent(msgspec.Struct, frozen=True):
@@ -132,15 +135,24 @@ class RealtimeServer:
         if state is None or offset <= state.last_offset:
             return
         event, data = codec.decode(payload)
+        if state.last_offset and offset != state.last_offset + 1:
+            # The bus lost the events in between: members must reload the full state.
+            log.warning("channel %s jumped from %d to %d", channel, state.last_offset, offset)
+            notice = self._frame(RELOAD_EVENT, {"channel": channel, "offset": offset})
+            for eio_sid in list(state.members.values()):
+                await self.sio.eio.send_packet(eio_sid, notice)
         state.last_offset = offset
-        envelope = {"channel": channel, "offset": offset, "data": data}
-        pkt = self.sio.packet_class(socketio.packet.EVENT, namespace="/", data=[event, envelope])
-        frame = eio_packet.Packet(eio_packet.MESSAGE, pkt.encode())  # encoded once for all
+        frame = self._frame(event, {"channel": channel, "offset": offset, "data": data})
         state.recent.append((offset, event, data, frame))
         # A snapshot taken before the first await: members attaching later get this event
         # from ``recent`` instead, so nobody receives it twice or not at all.
         for eio_sid in list(state.members.values()):
             await self.sio.eio.send_packet(eio_sid, frame)
+
+    def _frame(self, event: str, data: Any) -> eio_packet.Packet:
+        """An event encoded once, ready to be sent as is to any number of connections."""
+        pkt = self.sio.packet_class(socketio.packet.EVENT, namespace="/", data=[event, data])
+        return eio_packet.Packet(eio_packet.MESSAGE, pkt.encode())
 
     # -- channels ---------------------------------------------------------------------
 
@@ -195,8 +207,10 @@ class RealtimeServer:
         # No await from here on: events seen by this node after the history was read are
         # taken from ``recent``; events arriving later reach the new member live.
         newer = [entry for entry in state.recent if entry[0] > history_head]
-        if newer and newer[0][0] != history_head + 1 and complete:
-            complete = False  # the recent buffer overflowed while history was being read
+        expected = [history_head + 1 + n for n in range(len(newer))]
+        if [entry[0] for entry in newer] != expected:
+            # The recent buffer overflowed while the history was read, or the bus jumped.
+            complete = False
         for offset, event, data, _frame in newer:
             replay.append(ChannelEvent(event=event, offset=offset, data=data))
         if connection.sid not in self._connections:

@@ -40,6 +40,7 @@ class LiveClient:
     def __init__(self) -> None:
         self.sio = socketio.AsyncClient(serializer="msgpack", reconnection=False)
         self.received: dict[str, list[Any]] = defaultdict(list)
+        self.order: list[str] = []  # event names in the order they arrived
         self._arrived = asyncio.Condition()
         self.connect_errors: list[Any] = []
         self.sio.on("*", self._record)
@@ -51,6 +52,7 @@ class LiveClient:
     async def _record(self, event: str, data: Any = None) -> None:
         async with self._arrived:
             self.received[event].append(data)
+            self.order.append(event)
             self._arrived.notify_all()
 
     async def connect(self, base_url: str, token: str | None) -> None:

@@ -44,7 +44,7 @@ from aiohttp import web  # noqa: E402
 
 from web.settings import Settings, load_settings  # noqa: E402
 
-TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-every-hmac-0123456789abcdef"
 
 
 def free_port() -> int:

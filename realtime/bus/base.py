@@ -1,14 +1,20 @@
 """The bus contract: per-channel ordered events with offsets and a bounded history.
 
 A channel is a string such as ``room:42`` or ``user:7``. Publishing appends the payload
-to the channel's history, gives it the next offset (1, 2, 3, … per channel) and delivers
-it to every node subscribed to the channel, in offset order. A node subscribes to a
-channel only while it has a local member there.
+to the channel's history, gives it the next offset (one more than the last, per channel)
+and delivers it to every node subscribed to the channel, in offset order. A node subscribes
+to a channel only while it has a local member there.
+
+A channel's first offset is the time of its first event in microseconds, not 1. When the
+bus loses a channel (Redis restarted without persistence, keys expired, the in-process bus
+restarted) the channel starts again above every offset it had, so an old offset is never
+mistaken for a new event: readers see a jump and reload instead of silently missing events.
 """
 
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,6 +22,14 @@ MessageHandler = Callable[[str, int, bytes], Awaitable[None] | None]
 """Called by the bus for each delivered message: ``(channel, offset, payload)``."""
 
 DEFAULT_HISTORY_LENGTH = 1000
+
+
+def first_offset_now() -> int:
+    """The offset a channel created now starts from: the current time in microseconds.
+
+    It stays below 2**53, so JavaScript clients read it exactly.
+    """
+    return time.time_ns() // 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +91,7 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def head(self, channel: str) -> int:
-        """The offset of the newest message in the channel (0 if none)."""
+        """The offset of the newest message in the channel (0 if the channel has none)."""
 
     @property
     @abc.abstractmethod

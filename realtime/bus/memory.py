@@ -6,7 +6,14 @@ import inspect
 from collections import deque
 from dataclasses import dataclass, field
 
-from realtime.bus.base import DEFAULT_HISTORY_LENGTH, Bus, BusEvent, History, MessageHandler
+from realtime.bus.base import (
+    DEFAULT_HISTORY_LENGTH,
+    Bus,
+    BusEvent,
+    History,
+    MessageHandler,
+    first_offset_now,
+)
 
 
 @dataclass(slots=True)
@@ -34,7 +41,9 @@ class MemoryBus(Bus):
     def _channel(self, channel: str) -> _Channel:
         found = self._channels.get(channel)
         if found is None:
-            found = self._channels[channel] = _Channel(events=deque(maxlen=self.history_length))
+            found = self._channels[channel] = _Channel(
+                head=first_offset_now() - 1, events=deque(maxlen=self.history_length)
+            )
         return found
 
     async def publish(self, channel: str, payload: bytes) -> int:

@@ -29,13 +29,22 @@ MAX_BACKOFF_SECONDS = 5.0
 MAX_CONNECTIONS = 64
 
 # KEYS: offset key, history key, pub/sub channel. ARGV: payload, history length, ttl.
+# A channel Redis does not know (new, expired or lost in a restart) starts at the server's
+# time in microseconds, above any offset it had before. Offsets are formatted with %d: Lua
+# numbers are doubles and would otherwise print in exponent notation.
 PUBLISH_SCRIPT = """
 local offset = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], offset .. '-1', 'p', ARGV[1])
+if offset == 1 then
+  local now = redis.call('TIME')
+  offset = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  redis.call('SET', KEYS[1], string.format('%d', offset))
+end
+local id = string.format('%d', offset)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id .. '-1', 'p', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('PUBLISH', KEYS[3], offset .. '|' .. ARGV[1])
-return offset
+redis.call('PUBLISH', KEYS[3], id .. '|' .. ARGV[1])
+return id
 """
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -71,17 +72,48 @@ async def make_node(
         await node.bus.close()
 
 
-async def test_offsets_count_per_channel_from_one(make_node: NodeFactory) -> None:
+async def test_offsets_grow_by_one_from_a_start_in_time(make_node: NodeFactory) -> None:
     node = await make_node()
     assert await node.bus.head("room:1") == 0
-    assert [await node.bus.publish("room:1", b"a") for _ in range(3)] == [1, 2, 3]
-    assert await node.bus.publish("room:2", b"b") == 1
-    assert await node.bus.head("room:1") == 3
+    before = time.time_ns() // 1000
+    offsets = [await node.bus.publish("room:1", b"a") for _ in range(3)]
+    after = time.time_ns() // 1000
+    first = offsets[0]
+    assert offsets == [first, first + 1, first + 2]
+    # Redis's clock is this machine's clock; a second of slack for rounding.
+    assert before - 1_000_000 <= first <= after + 1_000_000
+    assert first < 2**53, "JavaScript clients must read offsets exactly"
+    other = await node.bus.publish("room:2", b"b")
+    assert other > first + 2 and await node.bus.head("room:2") == other
+    assert await node.bus.head("room:1") == first + 2
+
+
+async def test_a_lost_channel_starts_again_above_its_old_offsets(
+    make_node: NodeFactory, redis_url: str, redis_prefix: str
+) -> None:
+    node = await make_node()
+    old = [await node.bus.publish("room:1", str(n).encode()) for n in range(50)]
+    if isinstance(node.bus, MemoryBus):
+        node.bus = MemoryBus(lambda *_: None)  # the process restarted
+        await node.bus.start()
+    else:
+        admin = aioredis.Redis.from_url(redis_url)
+        try:  # Redis restarted without persistence
+            assert await admin.delete(*await admin.keys(f"{redis_prefix}*")) == 2
+        finally:
+            await admin.aclose()
+    assert await node.bus.head("room:1") == 0
+    await asyncio.sleep(0.001)
+    new = await node.bus.publish("room:1", b"new")
+    assert new > old[-1]
+    stale = await node.bus.history("room:1", old[-1])
+    assert not stale.complete, "a client resuming from an old offset must reload"
+    assert stale.head == new
 
 
 async def test_delivery_only_while_subscribed(make_node: NodeFactory) -> None:
     node = await make_node()
-    await node.bus.publish("room:1", b"before")
+    first = await node.bus.publish("room:1", b"before")
     await node.bus.subscribe("room:1")
     assert node.bus.subscriptions == frozenset({"room:1"})
     await node.bus.publish("room:1", b"during")
@@ -90,7 +122,7 @@ async def test_delivery_only_while_subscribed(make_node: NodeFactory) -> None:
     await node.bus.unsubscribe("room:1")
     await node.bus.publish("room:1", b"after")
     await asyncio.sleep(0.1)
-    assert node.received == [("room:1", 2, b"during")]
+    assert node.received == [("room:1", first + 1, b"during")]
     assert node.bus.subscriptions == frozenset()
 
 
@@ -99,7 +131,8 @@ async def test_a_burst_arrives_complete_and_in_order(make_node: NodeFactory) -> 
     await node.bus.subscribe("room:7")
     await asyncio.gather(*(node.bus.publish("room:7", str(n).encode()) for n in range(500)))
     received = await node.wait_for(500)
-    assert [offset for _, offset, _ in received] == list(range(1, 501))
+    head = await node.bus.head("room:7")
+    assert [offset for _, offset, _ in received] == list(range(head - 499, head + 1))
     assert sorted(int(payload) for _, _, payload in received) == list(range(500))
 
 
@@ -107,44 +140,47 @@ async def test_binary_payloads_round_trip(make_node: NodeFactory) -> None:
     node = await make_node()
     await node.bus.subscribe("room:1")
     payload = bytes(range(256)) + b"|\x00|"
-    await node.bus.publish("room:1", payload)
+    offset = await node.bus.publish("room:1", payload)
     (delivered,) = await node.wait_for(1)
     assert delivered[2] == payload
-    history = await node.bus.history("room:1", 0)
+    history = await node.bus.history("room:1", offset - 1)
     assert history.events[0].payload == payload
 
 
 async def test_history_after_an_offset(make_node: NodeFactory) -> None:
     node = await make_node()
-    for n in range(1, 6):
-        await node.bus.publish("room:1", f"m{n}".encode())
-    everything = await node.bus.history("room:1", 0)
-    assert everything.complete and everything.head == 5
-    assert [e.offset for e in everything.events] == [1, 2, 3, 4, 5]
-    tail = await node.bus.history("room:1", 3)
+    offsets = [await node.bus.publish("room:1", f"m{n}".encode()) for n in range(1, 6)]
+    start = offsets[0] - 1
+    everything = await node.bus.history("room:1", start)
+    assert everything.complete and everything.head == offsets[-1]
+    assert [e.offset for e in everything.events] == offsets
+    tail = await node.bus.history("room:1", offsets[2])
     assert tail.complete
-    assert [(e.offset, e.payload) for e in tail.events] == [(4, b"m4"), (5, b"m5")]
-    nothing = await node.bus.history("room:1", 5)
+    assert [(e.offset, e.payload) for e in tail.events] == [
+        (offsets[3], b"m4"),
+        (offsets[4], b"m5"),
+    ]
+    nothing = await node.bus.history("room:1", offsets[-1])
     assert nothing.complete and nothing.events == ()
-    limited = await node.bus.history("room:1", 0, limit=2)
+    limited = await node.bus.history("room:1", start, limit=2)
     assert not limited.complete
+    assert not (await node.bus.history("room:1", 0)).complete, "0 is no offset of this channel"
 
 
 async def test_history_that_no_longer_reaches_back_is_incomplete(make_node: NodeFactory) -> None:
     node = await make_node(history_length=5)
-    for n in range(300):
-        await node.bus.publish("room:1", str(n).encode())
-    assert not (await node.bus.history("room:1", 1)).complete
-    recent = await node.bus.history("room:1", 297)
-    assert recent.complete and [e.offset for e in recent.events] == [298, 299, 300]
+    offsets = [await node.bus.publish("room:1", str(n).encode()) for n in range(300)]
+    assert not (await node.bus.history("room:1", offsets[0])).complete
+    recent = await node.bus.history("room:1", offsets[-4])
+    assert recent.complete and [e.offset for e in recent.events] == offsets[-3:]
 
 
 async def test_an_offset_from_the_future_is_incomplete(make_node: NodeFactory) -> None:
     node = await make_node()
-    await node.bus.publish("room:1", b"x")
-    future = await node.bus.history("room:1", 50)
+    head = await node.bus.publish("room:1", b"x")
+    future = await node.bus.history("room:1", head + 50)
     assert not future.complete
-    assert future.head == 1
+    assert future.head == head
 
 
 async def test_two_nodes_share_channels_through_redis(make_node: NodeFactory) -> None:
@@ -152,8 +188,8 @@ async def test_two_nodes_share_channels_through_redis(make_node: NodeFactory) ->
     subscriber = await make_node()
     bystander = await make_node()
     await subscriber.bus.subscribe("room:1")
-    assert await publisher.bus.publish("room:1", b"hello") == 1
-    assert await subscriber.wait_for(1) == [("room:1", 1, b"hello")]
+    offset = await publisher.bus.publish("room:1", b"hello")
+    assert await subscriber.wait_for(1) == [("room:1", offset, b"hello")]
     await asyncio.sleep(0.1)
     assert bystander.received == []
 
@@ -184,7 +220,7 @@ async def test_nothing_is_lost_when_the_pubsub_connection_drops(
         pytest.skip("a dropped connection is a Redis matter")
     publisher = await make_node()
     await subscriber.bus.subscribe("room:1")
-    await publisher.bus.publish("room:1", b"0")
+    first = await publisher.bus.publish("room:1", b"0")
     await subscriber.wait_for(1)
     admin = aioredis.Redis.from_url(redis_url)
     try:
@@ -200,8 +236,29 @@ async def test_nothing_is_lost_when_the_pubsub_connection_drops(
         await publisher.bus.publish("room:1", str(n).encode())
     received = await subscriber.wait_for(21, timeout=15)
     await asyncio.sleep(0.2)
-    assert [offset for _, offset, _ in received] == list(range(1, 22))
+    assert [offset for _, offset, _ in received] == list(range(first, first + 21))
     assert [int(payload) for _, _, payload in received] == list(range(21))
+
+
+async def test_a_subscribed_node_goes_on_receiving_after_redis_loses_the_channel(
+    make_node: NodeFactory, redis_url: str, redis_prefix: str
+) -> None:
+    subscriber = await make_node()
+    if not isinstance(subscriber.bus, RedisBus):
+        pytest.skip("losing a channel under live subscribers is a Redis matter")
+    publisher = await make_node()
+    await subscriber.bus.subscribe("room:1")
+    before = await publisher.bus.publish("room:1", b"before")
+    await subscriber.wait_for(1)
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        await admin.delete(*await admin.keys(f"{redis_prefix}*"))
+    finally:
+        await admin.aclose()
+    after = await publisher.bus.publish("room:1", b"after")
+    received = await subscriber.wait_for(2)
+    assert received == [("room:1", before, b"before"), ("room:1", after, b"after")]
+    assert after > before + 1
 
 
 def test_the_url_picks_the_bus() -> None:
