@@ -207,3 +207,55 @@ async def test_a_forged_token_sends_the_person_back_to_sign_in(
     await expect(page.get_by_role("heading", level=1)).to_have_text("Вход")
     assert await page.evaluate("sessionStorage.getItem('urok.token')") is None
     await context.close()
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def accessibility_violations(page: Page) -> list[str]:
+    """What axe-core finds against WCAG 2.1 A and AA on the page as it is now."""
+    await page.add_script_tag(path=str(AXE))
+    found = await page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {
+                runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+            });
+            return result.violations.map(
+                v => `${v.id}: ${v.help} at ${v.nodes.map(n => n.target.join(" ")).join(", ")}`
+            );
+        }"""
+    )
+    return list(found)
+
+
+@pytest.mark.parametrize(
+    ("username", "locale", "width"),
+    [
+        (None, "ru-RU", 1280),
+        ("teacher", "ru-RU", 1280),
+        ("parent", "en-US", 360),
+        ("student", "ru-RU", 360),
+        ("panel", "ru-RU", 1920),
+    ],
+)
+async def test_pages_pass_an_accessibility_audit(
+    live_server: LiveServer, browser: Browser, username: str | None, locale: str, width: int
+) -> None:
+    assert AXE.exists(), "axe-core comes from npm (./dev test installs it)"
+    # The page's CSP refuses injected scripts; the audit script is the test's, not the page's.
+    context = await browser.new_context(
+        locale=locale, viewport={"width": width, "height": 900}, bypass_csp=True
+    )
+    page = await context.new_page()
+    if username is None:
+        await page.goto(f"{live_server.url}/")
+        await expect(page.get_by_role("heading", level=1)).to_be_visible()
+    else:
+        await page.goto(f"{live_server.url}/")
+        await page.locator("#username").fill(username)
+        await page.locator("#password").fill(DEMO_PASSWORD)
+        await page.locator("form button[type=submit]").click()
+        await page.wait_for_url("**/today")
+        await expect(page.locator("#live-text")).to_have_attribute("data-state", "connected")
+    assert await accessibility_violations(page) == []
+    await context.close()
