@@ -109,6 +109,18 @@ def _student_name(index: int) -> tuple[str, str]:
     return first, family
 
 
+MOTHER_NAMES = ("Ирина", "Елена", "Наталья", "Светлана", "Татьяна", "Ксения", "Анна")
+FATHER_NAMES = ("Сергей", "Андрей", "Дмитрий", "Алексей", "Михаил", "Олег")
+
+
+def _parent_name(index: int) -> str:
+    """A parent of the student with the same index: mothers and fathers by turns."""
+    family = FAMILY_NAMES[(index * 7) % len(FAMILY_NAMES)]
+    if index % 2:
+        return f"{MOTHER_NAMES[index % len(MOTHER_NAMES)]} {family}а"
+    return f"{FATHER_NAMES[index % len(FATHER_NAMES)]} {family}"
+
+
 def _class_slug(name: str) -> str:
     return name.lower().translate(str.maketrans("абв", "abv"))
 
@@ -153,7 +165,8 @@ async def seed_demo_school(db: Database, *, today: dt.date | None = None) -> boo
         for class_index, school_class in enumerate(classes):
             slug = _class_slug(school_class.name)
             for number in range(1, STUDENTS_PER_CLASS + 1):
-                first, family = _student_name(class_index * STUDENTS_PER_CLASS + number)
+                index = class_index * STUDENTS_PER_CLASS + number
+                first, family = _student_name(index)
                 if class_index == 0 and number == 1:
                     username = "student"
                 else:
@@ -161,12 +174,10 @@ async def seed_demo_school(db: Database, *, today: dt.date | None = None) -> boo
                 student = person(username, f"{first} {family}", Role.STUDENT)
                 if number == 1 and class_index < 2:
                     if shared_parent is None:  # one parent with two children in two classes
-                        shared_parent = person("parent", f"Родитель: {family}", Role.PARENT)
+                        shared_parent = person("parent", _parent_name(index), Role.PARENT)
                     parent = shared_parent
                 else:
-                    parent = person(
-                        f"parent-{slug}-{number:02d}", f"Родитель: {family}", Role.PARENT
-                    )
+                    parent = person(f"parent-{slug}-{number:02d}", _parent_name(index), Role.PARENT)
                 await session.flush()
                 session.add(Enrolment(student_id=student.id, class_id=school_class.id))
                 session.add(Guardianship(parent_id=parent.id, child_id=student.id))
