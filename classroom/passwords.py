@@ -13,7 +13,7 @@ _DUMMY_HASH = _hasher.hash("an account that does not exist")
 
 
 def hash_password(password: str) -> str:
-    """Hash a password for storage (about 50–100 ms of one core)."""
+    """Hash a password for storage (measured here: ~110 ms wall, ~170 ms of CPU over 4 lanes)."""
     return _hasher.hash(password)
 
 
