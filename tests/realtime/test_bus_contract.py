@@ -212,16 +212,27 @@ async def test_numsub_follows_subscriptions(
         await client.aclose()
 
 
+async def redis_subscriber_and_publisher(
+    make_node: NodeFactory, first: bytes, why: str
+) -> tuple[Node, Node, int]:
+    """Two Redis nodes, the first subscribed to ``room:1`` and holding the offset of ``first``
+    (skips the test on the in-process bus: ``why`` says why)."""
+    subscriber = await make_node()
+    if not isinstance(subscriber.bus, RedisBus):
+        pytest.skip(why)
+    publisher = await make_node()
+    await subscriber.bus.subscribe("room:1")
+    offset = await publisher.bus.publish("room:1", first)
+    await subscriber.wait_for(1)
+    return subscriber, publisher, offset
+
+
 async def test_nothing_is_lost_when_the_pubsub_connection_drops(
     make_node: NodeFactory, redis_url: str
 ) -> None:
-    subscriber = await make_node()
-    if not isinstance(subscriber.bus, RedisBus):
-        pytest.skip("a dropped connection is a Redis matter")
-    publisher = await make_node()
-    await subscriber.bus.subscribe("room:1")
-    first = await publisher.bus.publish("room:1", b"0")
-    await subscriber.wait_for(1)
+    subscriber, publisher, first = await redis_subscriber_and_publisher(
+        make_node, b"0", "a dropped connection is a Redis matter"
+    )
     admin = aioredis.Redis.from_url(redis_url)
     try:
         clients = await admin.client_list()
@@ -243,13 +254,9 @@ async def test_nothing_is_lost_when_the_pubsub_connection_drops(
 async def test_a_subscribed_node_goes_on_receiving_after_redis_loses_the_channel(
     make_node: NodeFactory, redis_url: str, redis_prefix: str
 ) -> None:
-    subscriber = await make_node()
-    if not isinstance(subscriber.bus, RedisBus):
-        pytest.skip("losing a channel under live subscribers is a Redis matter")
-    publisher = await make_node()
-    await subscriber.bus.subscribe("room:1")
-    before = await publisher.bus.publish("room:1", b"before")
-    await subscriber.wait_for(1)
+    subscriber, publisher, before = await redis_subscriber_and_publisher(
+        make_node, b"before", "losing a channel under live subscribers is a Redis matter"
+    )
     admin = aioredis.Redis.from_url(redis_url)
     try:
         await admin.delete(*await admin.keys(f"{redis_prefix}*"))
