@@ -139,12 +139,14 @@ class RealtimeServer:
             # The bus lost the events in between: members must reload the full state.
             log.warning("channel %s jumped from %d to %d", channel, state.last_offset, offset)
             notice = self._frame(RELOAD_EVENT, {"channel": channel, "offset": offset})
-            for eio_sid in list(state.members.values()):
-                await self.sio.eio.send_packet(eio_sid, notice)
+            await self._send_to_members(state, notice)
         state.last_offset = offset
         frame = self._frame(event, {"channel": channel, "offset": offset, "data": data})
         state.recent.append((offset, event, data, frame))
-        # A snapshot taken before the first await: members attaching later get this event
+        await self._send_to_members(state, frame)
+
+    async def _send_to_members(self, state: _Channel, frame: eio_packet.Packet) -> None:
+        # A snapshot taken before the first await: members attaching later get the event
         # from ``recent`` instead, so nobody receives it twice or not at all.
         for eio_sid in list(state.members.values()):
             await self.sio.eio.send_packet(eio_sid, frame)
@@ -158,10 +160,8 @@ class RealtimeServer:
 
     async def publish(self, channel: str, event: str, data: Any) -> int:
         """Publish an event to every member of a channel on every node; return its offset."""
-        if self.bus is None:
-            raise RuntimeError("the realtime server has no bus")
         wire = msgspec.to_builtins(data, builtin_types=WIRE_TYPES)
-        return await self.bus.publish(channel, codec.encode([event, wire]))
+        return await self._require_bus().publish(channel, codec.encode([event, wire]))
 
     def _lock(self, channel: str) -> asyncio.Lock:
         lock = self._channel_locks.get(channel)
