@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -13,6 +14,7 @@ from classroom.storage.database import Database
 from classroom.storage.models import (
     Enrolment,
     Guardianship,
+    LessonOccurrence,
     Person,
     School,
     SchoolClass,
@@ -219,6 +221,71 @@ async def demo_is_seeded(db: Database) -> bool:
 
 
 def _zone() -> dt.tzinfo:
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo(DEMO_TIMEZONE)
+
+
+async def add_lesson(
+    db: Database,
+    *,
+    starts_at: dt.datetime,
+    duration: dt.timedelta = dt.timedelta(minutes=45),
+    class_name: str = "5А",
+    teacher_username: str = "teacher",
+    subject: str = "Математика",
+    online: bool = True,
+) -> int:
+    """Add a lesson outside the weekly timetable (a demo lesson "now", or a test's)."""
+    async with db.session() as session:
+        school_class = await session.scalar(
+            select(SchoolClass).where(SchoolClass.name == class_name)
+        )
+        teacher = await session.scalar(select(Person).where(Person.username == teacher_username))
+        if school_class is None or teacher is None:
+            raise LookupError("the demo school has no such class or teacher")
+        subject_id = await session.scalar(
+            select(Subject.id).where(
+                Subject.school_id == school_class.school_id, Subject.name == subject
+            )
+        )
+        if subject_id is None:
+            raise LookupError("the demo school has no such subject")
+        zone = ZoneInfo(
+            await session.scalar(select(School.timezone).where(School.id == school_class.school_id))
+            or DEMO_TIMEZONE
+        )
+        lesson = LessonOccurrence(
+            class_id=school_class.id,
+            subject_id=subject_id,
+            teacher_id=teacher.id,
+            date=starts_at.astimezone(zone).date(),
+            starts_at=starts_at,
+            ends_at=starts_at + duration,
+            online=online,
+        )
+        session.add(lesson)
+        await session.commit()
+        return lesson.id
+
+
+async def ensure_lesson_now(db: Database, now: dt.datetime) -> int | None:
+    """Give the demo an online lesson of 5А with ``teacher`` going on now, so that a
+    newcomer can open one whatever the hour; return its id if one was added."""
+    if not await demo_is_seeded(db):
+        return None
+    async with db.session() as session:
+        school_class_id = await session.scalar(
+            select(SchoolClass.id).where(SchoolClass.name == CLASSES[0][0])
+        )
+        teacher_id = await session.scalar(select(Person.id).where(Person.username == "teacher"))
+        going_on = await session.scalar(
+            select(LessonOccurrence.id).where(
+                LessonOccurrence.class_id == school_class_id,
+                LessonOccurrence.teacher_id == teacher_id,
+                LessonOccurrence.online.is_(True),
+                LessonOccurrence.starts_at <= now + dt.timedelta(minutes=5),
+                LessonOccurrence.ends_at >= now + dt.timedelta(minutes=20),
+            )
+        )
+    if going_on is not None:
+        return None
+    return await add_lesson(db, starts_at=now.replace(second=0, microsecond=0))

@@ -1,16 +1,54 @@
-"""Lesson rooms: who may enter the live room of a lesson occurrence."""
+"""Lesson rooms: the live room of a lesson occurrence, its states and who may enter.
+
+A room is ``scheduled`` until it opens (the teacher opens it, or an online lesson opens by
+itself a few minutes before the start), ``open`` while students wait in the lobby, ``live``
+from the teacher's first entry, and ``ended`` when the teacher ends it or its time runs out.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from classroom.errors import Forbidden, NotFound
+from classroom import join_links
+from classroom.errors import Forbidden, InvalidInput, NotFound
 from classroom.roles import Principal, Role
 from classroom.storage.database import Database
-from classroom.storage.models import Enrolment, LessonOccurrence, Person, SchoolClass
+from classroom.storage.models import (
+    Enrolment,
+    LessonOccurrence,
+    LessonRoom,
+    Person,
+    RoomExclusion,
+    SchoolClass,
+    Subject,
+)
 
 MAX_CHAT_LENGTH = 2000
+
+
+class RoomState(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class RoomTimes:
+    """The clock of lesson rooms (all configurable)."""
+
+    opens_before: dt.timedelta = dt.timedelta(minutes=5)
+    overrun: dt.timedelta = dt.timedelta(minutes=10)
+    reconnect_grace: dt.timedelta = dt.timedelta(seconds=15)
+    absence_after: dt.timedelta = dt.timedelta(minutes=5)
+    links_shown_before: dt.timedelta = dt.timedelta(hours=48)
 
 
 class Author(msgspec.Struct, frozen=True):
@@ -19,55 +57,297 @@ class Author(msgspec.Struct, frozen=True):
     role: Role
 
 
+class LessonFacts(msgspec.Struct, frozen=True):
+    """What a room needs to know of its lesson."""
+
+    id: int
+    school_id: int
+    class_id: int
+    class_name: str
+    teacher_id: int
+    teacher_name: str
+    subject: str
+    date: dt.date
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    online: bool
+
+
+class RoomSwitches(msgspec.Struct, frozen=True):
+    locked: bool = False
+    chat_locked: bool = False
+    muted_all: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    lesson: LessonFacts
+    opened_at: dt.datetime | None
+    live_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    switches: RoomSwitches
+
+    def closes_at(self, times: RoomTimes) -> dt.datetime:
+        """When the room ends by itself if the teacher does not end it first."""
+        return self.lesson.ends_at + times.overrun
+
+    def opens_at(self, times: RoomTimes) -> dt.datetime | None:
+        """When the room opens by itself (online lessons only)."""
+        return self.lesson.starts_at - times.opens_before if self.lesson.online else None
+
+    def state(self, now: dt.datetime, times: RoomTimes) -> RoomState:
+        if self.ended_at is not None or now >= self.closes_at(times):
+            return RoomState.ENDED
+        if self.live_at is not None:
+            return RoomState.LIVE
+        opens_at = self.opens_at(times)
+        if self.opened_at is not None or (opens_at is not None and now >= opens_at):
+            return RoomState.OPEN
+        return RoomState.SCHEDULED
+
+
+class RoomStatus(msgspec.Struct, frozen=True):
+    """The room's state as every member sees it (the ``room.state`` event)."""
+
+    lesson_id: int
+    state: RoomState
+    switches: RoomSwitches
+    closes_at: dt.datetime
+
+
+def room_status(room: Room, now: dt.datetime, times: RoomTimes) -> RoomStatus:
+    return RoomStatus(
+        lesson_id=room.lesson.id,
+        state=room.state(now, times),
+        switches=room.switches,
+        closes_at=room.ended_at or room.closes_at(times),
+    )
+
+
 def room_channel(lesson_id: int) -> str:
-    """The bus channel of a lesson's live room."""
+    """The bus channel of a lesson's live room (everyone in it)."""
     return f"room:{lesson_id}"
 
 
+def staff_channel(lesson_id: int) -> str:
+    """The bus channel of what only the lesson's teacher sees (live attendance)."""
+    return f"room:{lesson_id}:staff"
+
+
 def user_channel(person_id: int) -> str:
-    """The bus channel of one person's live notices."""
+    """The bus channel of one person's live notices and private messages."""
     return f"user:{person_id}"
 
 
-async def check_entry(db: Database, principal: Principal, lesson_id: int) -> None:
-    """Allow the lesson's teacher, the students of its class and the school's admin in;
-    refuse everyone else. A lesson of another school is reported as not found."""
+async def load_room(db: Database, lesson_id: int, school_id: int) -> Room:
+    """The room of a lesson of the caller's school; ``NotFound`` for any other."""
+    teacher = aliased(Person)
     async with db.session() as session:
         row = (
             await session.execute(
                 select(
-                    LessonOccurrence.teacher_id, LessonOccurrence.class_id, SchoolClass.school_id
+                    LessonOccurrence,
+                    SchoolClass.school_id,
+                    SchoolClass.name,
+                    teacher.display_name,
+                    Subject.name,
+                    LessonRoom,
                 )
                 .join(SchoolClass, SchoolClass.id == LessonOccurrence.class_id)
+                .join(teacher, teacher.id == LessonOccurrence.teacher_id)
+                .join(Subject, Subject.id == LessonOccurrence.subject_id)
+                .outerjoin(LessonRoom, LessonRoom.lesson_id == LessonOccurrence.id)
                 .where(LessonOccurrence.id == lesson_id)
             )
         ).first()
-        if row is None or row.school_id != principal.school_id:
-            raise NotFound("there is no such lesson", code="lesson_not_found")
-        if principal.role is Role.ADMIN or (
-            principal.role is Role.TEACHER and row.teacher_id == principal.person_id
-        ):
-            return
-        if principal.role is Role.STUDENT:
-            enrolled = (
-                await session.execute(
-                    select(Enrolment.student_id).where(
-                        Enrolment.student_id == principal.person_id,
-                        Enrolment.class_id == row.class_id,
-                    )
-                )
-            ).first()
-            if enrolled is not None:
-                return
-    raise Forbidden("you are not a participant of this lesson", code="not_a_participant")
+    if row is None or row[1] != school_id:
+        raise NotFound("there is no such lesson", code="lesson_not_found")
+    lesson, _school, class_name, teacher_name, subject, room = row
+    facts = LessonFacts(
+        id=lesson.id,
+        school_id=school_id,
+        class_id=lesson.class_id,
+        class_name=class_name,
+        teacher_id=lesson.teacher_id,
+        teacher_name=teacher_name,
+        subject=subject,
+        date=lesson.date,
+        starts_at=lesson.starts_at,
+        ends_at=lesson.ends_at,
+        online=lesson.online,
+    )
+    if room is None:
+        return Room(facts, None, None, None, RoomSwitches())
+    return Room(
+        facts,
+        room.opened_at,
+        room.live_at,
+        room.ended_at,
+        RoomSwitches(room.locked, room.chat_locked, room.muted_all),
+    )
+
+
+def is_teacher(room: Room, principal: Principal) -> bool:
+    """The lesson's own teacher, or the school's admin, who may run the room."""
+    return principal.role is Role.ADMIN or (
+        principal.role is Role.TEACHER and principal.person_id == room.lesson.teacher_id
+    )
+
+
+def require_teacher(room: Room, principal: Principal) -> None:
+    if not is_teacher(room, principal):
+        raise Forbidden("only the lesson's teacher may do this", code="not_the_teacher")
+
+
+async def is_enrolled(db: Database, student_id: int, class_id: int) -> bool:
+    async with db.session() as session:
+        found = await session.scalar(
+            select(Enrolment.student_id).where(
+                Enrolment.student_id == student_id, Enrolment.class_id == class_id
+            )
+        )
+    return found is not None
+
+
+async def check_entry(
+    db: Database,
+    links: join_links.JoinLinks,
+    principal: Principal,
+    room: Room,
+    link: str | None,
+    *,
+    now: dt.datetime,
+    times: RoomTimes,
+) -> None:
+    """Let the teacher (and the admin) in at any time before the end; let a student of the
+    class in with a valid join link of their own while the room is open, unlocked and they
+    were not removed. Everyone else is refused with a reason."""
+    state = room.state(now, times)
+    if state is RoomState.ENDED:
+        raise Forbidden("this lesson has ended", code="room_ended")
+    if is_teacher(room, principal):
+        return
+    if principal.role is not Role.STUDENT or not await is_enrolled(
+        db, principal.person_id, room.lesson.class_id
+    ):
+        raise Forbidden("you are not a participant of this lesson", code="not_a_participant")
+    if link is None:
+        raise Forbidden("open the lesson from its join link", code="link_required")
+    claims = links.read(link, now=now)
+    async with db.session() as session:
+        current = await join_links.generation(session, room.lesson.id, principal.person_id)
+        excluded = await session.get(RoomExclusion, (room.lesson.id, principal.person_id))
+    join_links.check_claims(claims, room.lesson.id, principal.person_id, current)
+    if excluded is not None:
+        raise Forbidden("the teacher has removed you from this lesson", code="removed")
+    if state is RoomState.SCHEDULED:
+        raise Forbidden("this lesson has not opened yet", code="room_not_open")
+    if room.switches.locked:
+        raise Forbidden("the teacher has locked this lesson", code="room_locked")
+
+
+async def _room_row(session: AsyncSession, lesson_id: int) -> LessonRoom:
+    row = await session.get(LessonRoom, lesson_id)
+    if row is None:
+        row = LessonRoom(lesson_id=lesson_id, locked=False, chat_locked=False, muted_all=False)
+        session.add(row)
+    return row
+
+
+async def open_room(
+    db: Database, principal: Principal, room: Room, *, now: dt.datetime, times: RoomTimes
+) -> Room:
+    """The teacher opens the room from the timetable: students may wait in the lobby."""
+    require_teacher(room, principal)
+    if room.state(now, times) is RoomState.ENDED:
+        raise Forbidden("this lesson has ended", code="room_ended")
+    async with db.session() as session:
+        row = await _room_row(session, room.lesson.id)
+        row.opened_at = row.opened_at or now
+        await session.commit()
+    return await load_room(db, room.lesson.id, room.lesson.school_id)
+
+
+async def teacher_arrived(db: Database, room: Room, *, now: dt.datetime) -> bool:
+    """Mark the room live at the teacher's first entry; ``True`` if it just went live."""
+    if room.live_at is not None:
+        return False
+    async with db.session() as session:
+        row = await _room_row(session, room.lesson.id)
+        went_live = row.live_at is None
+        row.opened_at = row.opened_at or now
+        row.live_at = row.live_at or now
+        await session.commit()
+    return went_live
+
+
+class SwitchChange(msgspec.Struct, frozen=True):
+    locked: bool | None = None
+    chat_locked: bool | None = None
+    muted_all: bool | None = None
+
+
+async def set_switches(
+    db: Database, principal: Principal, room: Room, change: SwitchChange
+) -> Room:
+    """Lock the room or its chat, or mute everyone (teacher only)."""
+    require_teacher(room, principal)
+    async with db.session() as session:
+        row = await _room_row(session, room.lesson.id)
+        if change.locked is not None:
+            row.locked = change.locked
+        if change.chat_locked is not None:
+            row.chat_locked = change.chat_locked
+        if change.muted_all is not None:
+            row.muted_all = change.muted_all
+        await session.commit()
+    return await load_room(db, room.lesson.id, room.lesson.school_id)
+
+
+async def end_room(db: Database, principal: Principal, room: Room, *, now: dt.datetime) -> None:
+    require_teacher(room, principal)
+    async with db.session() as session:
+        row = await _room_row(session, room.lesson.id)
+        row.ended_at = row.ended_at or now
+        await session.commit()
+
+
+async def remove_participant(
+    db: Database, principal: Principal, room: Room, person_id: int, *, now: dt.datetime
+) -> None:
+    """Remove a student from the room; they cannot come back into this lesson."""
+    require_teacher(room, principal)
+    if person_id == room.lesson.teacher_id:
+        raise InvalidInput("the teacher cannot be removed", code="cannot_remove_teacher")
+    if not await is_enrolled(db, person_id, room.lesson.class_id):
+        raise NotFound("there is no such student in this class", code="student_not_found")
+    async with db.session() as session:
+        if await session.get(RoomExclusion, (room.lesson.id, person_id)) is None:
+            session.add(RoomExclusion(lesson_id=room.lesson.id, person_id=person_id, at=now))
+        await session.commit()
+
+
+async def revoke_link(db: Database, principal: Principal, room: Room, person_id: int) -> int:
+    """Invalidate a student's join link for this lesson; a new one shows in their timetable."""
+    require_teacher(room, principal)
+    if not await is_enrolled(db, person_id, room.lesson.class_id):
+        raise NotFound("there is no such student in this class", code="student_not_found")
+    return await join_links.revoke(db, room.lesson.id, person_id)
 
 
 async def author(db: Database, principal: Principal) -> Author:
+    """How the caller appears in a room (name and role only)."""
+    return await author_of(db, principal.person_id)
+
+
+async def author_of(db: Database, person_id: int) -> Author:
     """How a person appears in a room (name and role only)."""
     async with db.session() as session:
-        name = await session.scalar(
-            select(Person.display_name).where(Person.id == principal.person_id)
-        )
-    if name is None:
+        row = (
+            await session.execute(
+                select(Person.display_name, Person.role).where(Person.id == person_id)
+            )
+        ).first()
+    if row is None:
         raise NotFound("this account no longer exists", code="account_not_found")
-    return Author(id=principal.person_id, display_name=name, role=principal.role)
+    return Author(id=person_id, display_name=row[0], role=row[1])

@@ -12,10 +12,12 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from classroom import audit
+from classroom import audit, join_links
 from classroom.errors import Forbidden, InvalidInput
+from classroom.join_links import JoinLinks
 from classroom.people import ChildRef, ClassRef, children_of
 from classroom.roles import Principal, Role
+from classroom.rooms import RoomTimes
 from classroom.storage.database import Database
 from classroom.storage.models import (
     Enrolment,
@@ -41,6 +43,7 @@ class LessonView(msgspec.Struct, frozen=True):
     teacher: str
     online: bool
     child: ChildRef | None = None
+    join_url: str | None = None
 
 
 def check_range(date_from: dt.date, date_to: dt.date) -> None:
@@ -133,6 +136,56 @@ async def _children_lessons(
     await session.commit()
     lessons.sort(key=lambda lesson: (lesson.starts_at, lesson.school_class.name))
     return lessons
+
+
+async def with_join_links(
+    db: Database,
+    links: JoinLinks,
+    principal: Principal,
+    lessons: list[LessonView],
+    *,
+    now: dt.datetime,
+    times: RoomTimes,
+) -> list[LessonView]:
+    """The lessons with the join link of each online lesson whose time has come: from
+    ``links_shown_before`` the start until the room closes. A student gets their own link,
+    a parent their child's, a teacher the room's page."""
+
+    def shown(lesson: LessonView) -> bool:
+        return lesson.online and (
+            lesson.starts_at - times.links_shown_before <= now < lesson.ends_at + times.overrun
+        )
+
+    wanted = [lesson for lesson in lessons if shown(lesson)]
+    if not wanted:
+        return lessons
+    if principal.role in (Role.TEACHER, Role.ADMIN):
+        urls = {lesson.id: f"/lesson/{lesson.id}" for lesson in wanted}
+        return [msgspec.structs.replace(lesson, join_url=urls.get(lesson.id)) for lesson in lessons]
+
+    def person_of(lesson: LessonView) -> int:
+        return lesson.child.id if lesson.child is not None else principal.person_id
+
+    async with db.session() as session:
+        current = await join_links.generations(
+            session,
+            [lesson.id for lesson in wanted],
+            sorted({person_of(lesson) for lesson in wanted}),
+        )
+    made = []
+    for lesson in lessons:
+        if not shown(lesson):
+            made.append(lesson)
+            continue
+        person = person_of(lesson)
+        token = links.issue(
+            lesson.id,
+            person,
+            current.get((lesson.id, person), 0),
+            lesson.ends_at + times.overrun,
+        )
+        made.append(msgspec.structs.replace(lesson, join_url=join_links.join_url(lesson.id, token)))
+    return made
 
 
 def occurrences_from_entries(

@@ -36,6 +36,11 @@ DisconnectHook = Callable[[str, Any], Awaitable[None]]
 RECENT_EVENTS_PER_CHANNEL = 512
 ERROR_EVENT = "server.error"
 RELOAD_EVENT = "channel.reload"
+EVICT_EVENT = "channel.evict"
+"""Published with ``{"member": key}``: every node detaches its members with that key."""
+
+MemberKey = Callable[[Any], str]
+"""Names the person behind a connection's principal, for eviction."""
 
 
 class ChannelEvent(msgspec.Struct, frozen=True):
@@ -93,8 +98,10 @@ class RealtimeServer:
         ping_interval: float = 25.0,
         ping_timeout: float = 20.0,
         cors_allowed_origins: str | list[str] | None = None,
+        member_key: MemberKey | None = None,
     ) -> None:
         self.router = router
+        self._member_key = member_key
         self._authenticate = authenticate
         self._translate = translate_error
         self.bus: Bus | None = None
@@ -144,6 +151,16 @@ class RealtimeServer:
         frame = self._frame(event, {"channel": channel, "offset": offset, "data": data})
         state.recent.append((offset, event, data, frame))
         await self._send_to_members(state, frame)
+        if event == EVICT_EVENT and isinstance(data, dict):
+            await self._evict(channel, state, data.get("member"))
+
+    async def _evict(self, channel: str, state: _Channel, member: Any) -> None:
+        if self._member_key is None or not isinstance(member, str):
+            return
+        for sid in list(state.members):
+            connection = self._connections.get(sid)
+            if connection is not None and self._member_key(connection.principal) == member:
+                await self.detach(sid, channel)
 
     async def _send_to_members(self, state: _Channel, frame: eio_packet.Packet) -> None:
         # A snapshot taken before the first await: members attaching later get the event

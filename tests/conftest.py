@@ -68,6 +68,7 @@ class LiveServer:
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     base = load_settings({"UROK_DATA_DIR": str(data_dir), "UROK_SECRET_KEY": TEST_SECRET})
+    overrides.setdefault("demo_lesson_now", False)  # tests add the lessons they use
     return dataclasses.replace(base, gc_freeze=False, **overrides)  # type: ignore[arg-type]
 
 

@@ -11,17 +11,21 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from classroom.demo import seed_demo_school
+from classroom.demo import ensure_lesson_now, seed_demo_school
 from classroom.errors import DomainError, Unauthenticated
+from classroom.join_links import JoinLinks
 from classroom.roles import Principal
+from classroom.rooms import user_channel
 from classroom.storage.database import Database
 from classroom.tokens import TokenService
+from presence.notices import NOTICE_EVENT, NoticeDispatcher, NoticeView
 from realtime.bus import create_bus
 from realtime.ratelimit import KeyedLimiter
 from realtime.router import EventRouter
 from realtime.server import RealtimeServer
 from web import errors, pages
 from web.api.endpoints import ENDPOINTS
+from web.api.lessons import LESSON_ENDPOINTS
 from web.api.spec import (
     Endpoint,
     ErrorDetail,
@@ -30,9 +34,12 @@ from web.api.spec import (
     make_handler,
     openapi_document,
 )
+from web.background import BackgroundWork
 from web.events import register_events
+from web.room_events import member_key
 from web.services import SERVICES_KEY, Services
 from web.settings import Settings
+from web.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +99,7 @@ def create_app(settings: Settings) -> web.Application:
     settings = settings.with_secret()
     db = Database(settings.database_url)
     tokens = TokenService(settings.secret_key, settings.token_ttl)
+    links = JoinLinks(settings.secret_key)
 
     async def authenticate_token(token: Any) -> Principal:
         return tokens.verify(token)
@@ -107,11 +115,13 @@ def create_app(settings: Settings) -> web.Application:
         translate_error=errors.translate,
         max_event_bytes=settings.max_event_bytes,
         ping_interval=settings.ping_interval,
+        member_key=member_key,
     )
     services = Services(
         settings=settings,
         db=db,
         tokens=tokens,
+        links=links,
         realtime=realtime,
         login_by_address=KeyedLimiter(
             settings.login_burst / settings.login_window_seconds, settings.login_burst
@@ -141,6 +151,7 @@ def create_app(settings: Settings) -> web.Application:
 
     endpoints = [
         *ENDPOINTS,
+        *LESSON_ENDPOINTS,
         Endpoint(
             "GET",
             "/api/openapi.json",
@@ -172,6 +183,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await services.db.migrate()
     if settings.demo:
         await seed_demo_school(services.db)
+        if settings.demo_lesson_now:
+            await ensure_lesson_now(services.db, services.clock())
     bus = create_bus(
         settings.bus_url,
         services.realtime.deliver,
@@ -180,9 +193,26 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     )
     await bus.start()
     services.realtime.use_bus(bus)
+    webhook = (
+        WebhookSender(settings.webhook_url, settings.webhook_secret)
+        if settings.webhook_url
+        else None
+    )
+
+    async def publish_notice(person_id: int, notice: NoticeView) -> None:
+        await services.realtime.publish(user_channel(person_id), NOTICE_EVENT, notice)
+
+    background = BackgroundWork(
+        services, NoticeDispatcher(services.db, services.node_id, publish_notice, webhook)
+    )
+    services.wake_background = background.wake
+    background.start()
     try:
         yield
     finally:
+        await background.stop()
+        if webhook is not None:
+            await webhook.close()
         await bus.close()
         await services.db.close()
 

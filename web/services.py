@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from classroom.join_links import JoinLinks
 from classroom.storage.database import Database
 from classroom.tokens import TokenService
 from realtime.ratelimit import KeyedLimiter
@@ -13,14 +19,27 @@ from realtime.server import RealtimeServer
 from web.settings import Settings
 
 
+def new_node_id() -> str:
+    """This process's name among the nodes (made when its services are, after any fork)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 @dataclass(slots=True)
 class Services:
     settings: Settings
     db: Database
     tokens: TokenService
+    links: JoinLinks
     realtime: RealtimeServer
     login_by_address: KeyedLimiter
     login_by_username: KeyedLimiter
+    node_id: str = field(default_factory=new_node_id)
+    clock: Callable[[], dt.datetime] = utc_now
+    wake_background: Callable[[], None] = field(default=lambda: None)
 
 
 SERVICES_KEY = web.AppKey("services", Services)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from classroom.rooms import RoomTimes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,11 +59,59 @@ SETTINGS_DOC: tuple[Setting, ...] = (
     Setting("UROK_GC_FREEZE", "1", "Freeze start-up objects out of the collector (`gc.freeze`)."),
     Setting("UROK_DEMO", "1", "Seed the demo school into an empty database on start."),
     Setting(
+        "UROK_DEMO_LESSON_NOW",
+        "1",
+        "With the demo: add an online lesson of 5А going on now at each start, if none is.",
+    ),
+    Setting(
         "UROK_LOGIN_RATE", "5/60", "Sign-in attempts allowed per client address: burst/seconds."
     ),
     Setting("UROK_MAX_EVENT_BYTES", "16384", "Largest Socket.IO event accepted, in bytes."),
     Setting("UROK_EVENT_RATE", "20/40", "Socket.IO events per connection: per second/burst."),
     Setting("UROK_PING_INTERVAL", "25", "Engine.IO heartbeat interval, seconds."),
+    Setting(
+        "UROK_ROOM_OPENS_BEFORE",
+        "300",
+        "Seconds before the start when an online lesson's room opens by itself.",
+    ),
+    Setting(
+        "UROK_ROOM_OVERRUN", "600", "Seconds after the end when a room not ended by hand closes."
+    ),
+    Setting(
+        "UROK_RECONNECT_GRACE",
+        "15",
+        "Seconds a dropped participant may take to come back without splitting their stay.",
+    ),
+    Setting(
+        "UROK_ABSENCE_AFTER",
+        "300",
+        "Seconds after the start when students who have not joined are marked absent.",
+    ),
+    Setting(
+        "UROK_LINKS_SHOWN_BEFORE",
+        "172800",
+        "Seconds before the start from which join links show in timetables.",
+    ),
+    Setting(
+        "UROK_WEBHOOK_URL",
+        "(none)",
+        "Where absence notices are POSTed as signed JSON (an SMS or push gateway).",
+    ),
+    Setting(
+        "UROK_WEBHOOK_SECRET",
+        "(none)",
+        "Key of the `X-Urok-Signature` HMAC-SHA256 header; required with a webhook URL.",
+    ),
+    Setting(
+        "UROK_INTEGRATION_KEY",
+        "(none)",
+        "API key of school integrations (clinic illness notes); none disables them.",
+    ),
+    Setting(
+        "UROK_SWEEP_INTERVAL",
+        "2",
+        "Seconds between runs of the absence check and the notice dispatcher.",
+    ),
     Setting("UROK_LOG_LEVEL", "INFO", "Python logging level."),
     Setting(
         "UROK_NODE_MODULES",
@@ -84,14 +135,34 @@ class Settings:
     gc_thresholds: tuple[int, int, int] | None = (100_000, 50, 100)
     gc_freeze: bool = True
     demo: bool = True
+    demo_lesson_now: bool = True
     login_burst: int = 5
     login_window_seconds: float = 60.0
     max_event_bytes: int = 16 * 1024
     events_per_second: float = 20.0
     event_burst: float = 40.0
     ping_interval: float = 25.0
+    room_opens_before: float = 300.0
+    room_overrun: float = 600.0
+    reconnect_grace: float = 15.0
+    absence_after: float = 300.0
+    links_shown_before: float = 172800.0
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    integration_key: str = ""
+    sweep_interval: float = 2.0
     log_level: str = "INFO"
     node_modules: Path = PROJECT_ROOT / "node_modules"
+
+    @property
+    def room_times(self) -> RoomTimes:
+        return RoomTimes(
+            opens_before=dt.timedelta(seconds=self.room_opens_before),
+            overrun=dt.timedelta(seconds=self.room_overrun),
+            reconnect_grace=dt.timedelta(seconds=self.reconnect_grace),
+            absence_after=dt.timedelta(seconds=self.absence_after),
+            links_shown_before=dt.timedelta(seconds=self.links_shown_before),
+        )
 
     @property
     def uses_redis(self) -> bool:
@@ -174,6 +245,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     secret = env.get("UROK_SECRET_KEY", "")
     if secret and len(secret.encode()) < 32:
         raise SettingsError("UROK_SECRET_KEY must be at least 32 bytes long")
+    webhook_url = env.get("UROK_WEBHOOK_URL", "")
+    webhook_secret = env.get("UROK_WEBHOOK_SECRET", "")
+    if webhook_url and not webhook_url.startswith(("http://", "https://")):
+        raise SettingsError(f"UROK_WEBHOOK_URL must be an http(s) URL, not {webhook_url!r}")
+    if webhook_url and len(webhook_secret.encode()) < 32:
+        raise SettingsError("UROK_WEBHOOK_SECRET of at least 32 bytes is required with a webhook")
+    integration_key = env.get("UROK_INTEGRATION_KEY", "")
+    if integration_key and len(integration_key) < 24:
+        raise SettingsError("UROK_INTEGRATION_KEY must be at least 24 characters long")
     login_burst, login_window = _pair(env, "UROK_LOGIN_RATE", (5, 60))
     events_per_second, event_burst = _pair(env, "UROK_EVENT_RATE", (20, 40))
     return Settings(
@@ -187,12 +267,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         gc_thresholds=_gc(env),
         gc_freeze=_flag(env, "UROK_GC_FREEZE", True),
         demo=_flag(env, "UROK_DEMO", True),
+        demo_lesson_now=_flag(env, "UROK_DEMO_LESSON_NOW", True),
         login_burst=int(login_burst),
         login_window_seconds=login_window,
         max_event_bytes=int(_number(env, "UROK_MAX_EVENT_BYTES", 16 * 1024)),
         events_per_second=events_per_second,
         event_burst=event_burst,
         ping_interval=_number(env, "UROK_PING_INTERVAL", 25),
+        room_opens_before=_number(env, "UROK_ROOM_OPENS_BEFORE", 300),
+        room_overrun=_number(env, "UROK_ROOM_OVERRUN", 600),
+        reconnect_grace=_number(env, "UROK_RECONNECT_GRACE", 15),
+        absence_after=_number(env, "UROK_ABSENCE_AFTER", 300),
+        links_shown_before=_number(env, "UROK_LINKS_SHOWN_BEFORE", 172800),
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        integration_key=integration_key,
+        sweep_interval=_number(env, "UROK_SWEEP_INTERVAL", 2),
         log_level=(env.get("UROK_LOG_LEVEL") or "INFO").upper(),
         node_modules=Path(env.get("UROK_NODE_MODULES") or PROJECT_ROOT / "node_modules"),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Text,
     Time,
     TypeDecorator,
     UniqueConstraint,
@@ -197,3 +199,170 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
+
+
+class LessonRoom(Base):
+    """The live room of a lesson occurrence: when it opened, went live and ended, and the
+    teacher's switches. A lesson without a row has a room that was never touched."""
+
+    __tablename__ = "lesson_room"
+
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lesson_occurrence.id", ondelete="CASCADE"), primary_key=True
+    )
+    opened_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    live_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    chat_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    muted_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    absence_checked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class RoomExclusion(Base):
+    """A person the teacher removed from a lesson room; they may not enter it again."""
+
+    __tablename__ = "room_exclusion"
+
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lesson_occurrence.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class JoinLinkGeneration(Base):
+    """How many times the teacher revoked a person's join link for a lesson: a link is
+    valid only while it carries the current generation."""
+
+    __tablename__ = "join_link_generation"
+
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lesson_occurrence.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChatMessage(Base):
+    """A chat message of a lesson room; ``recipient_id`` makes it private."""
+
+    __tablename__ = "chat_message"
+    __table_args__ = (
+        UniqueConstraint("lesson_id", "author_id", "client_id"),
+        Index("ix_chat_message_lesson_sent", "lesson_id", "sent_at"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson_occurrence.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), nullable=True
+    )
+    text: Mapped[str] = mapped_column(String(2000))
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sent_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class RaisedHand(Base):
+    """A hand raised in a lesson room, until its owner or the teacher lowers it."""
+
+    __tablename__ = "raised_hand"
+
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lesson_occurrence.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    raised_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class RoomVisit(Base):
+    """One connection's stay in a lesson room. Attendance is derived from these.
+
+    ``seen_at`` is refreshed by the node holding the connection; an open visit whose node
+    stopped refreshing it is taken to have ended at ``seen_at``.
+    """
+
+    __tablename__ = "room_visit"
+    __table_args__ = (
+        Index("ix_room_visit_lesson_person", "lesson_id", "person_id"),
+        Index("ix_room_visit_node_open", "node_id", "left_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson_occurrence.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    connection_id: Mapped[str] = mapped_column(String(64))
+    node_id: Mapped[str] = mapped_column(String(128))
+    joined_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    left_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class AttendanceMark(Base):
+    """The journal's attendance mark of a student for a lesson, and where it came from."""
+
+    __tablename__ = "attendance_mark"
+
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lesson_occurrence.id", ondelete="CASCADE"), primary_key=True
+    )
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    mark: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class AbsenceExcuse(Base):
+    """A reason a student is away on some days: a parent's report or a clinic's note."""
+
+    __tablename__ = "absence_excuse"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    date_from: Mapped[dt.date] = mapped_column(Date)
+    date_to: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(16))
+    reported_by: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Notice(Base):
+    """A notice to one person (a parent), kept until it was shown live and handed to the
+    webhook; ``dedupe_key`` makes each notice happen once."""
+
+    __tablename__ = "notice"
+    __table_args__ = (
+        Index("ix_notice_recipient_created", "recipient_id", "created_at"),
+        Index("ix_notice_pending", "pending"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson_occurrence.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    payload: Mapped[str] = mapped_column(Text)
+    pending: Mapped[bool] = mapped_column(Boolean, default=True)
+    live_sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    webhook_done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    webhook_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    webhook_error: Mapped[str] = mapped_column(String(255), default="")
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from classroom import people, rooms, timetable
+from classroom import people, timetable
 from classroom.demo import DEMO_PASSWORD, seed_demo_school
-from classroom.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from classroom.errors import Forbidden, InvalidInput, Unauthenticated
 from classroom.roles import Principal, Role
 from classroom.storage.database import Database
 from classroom.storage.models import (
@@ -172,22 +172,6 @@ async def test_timetable_ranges_are_bounded(db: Database) -> None:
         await timetable.lessons_for(db, teacher, TODAY, TODAY - dt.timedelta(days=1))
     with pytest.raises(InvalidInput):
         await timetable.lessons_for(db, teacher, TODAY, TODAY + dt.timedelta(days=400))
-
-
-async def test_only_participants_enter_a_lesson_room(db: Database) -> None:
-    student = await login(db, "student")
-    lesson = (await timetable.lessons_for(db, student, TODAY, TODAY))[0]
-    await rooms.check_entry(db, student, lesson.id)
-    other_class_student = await login(db, "student-7v-03")
-    with pytest.raises(Forbidden):
-        await rooms.check_entry(db, other_class_student, lesson.id)
-    with pytest.raises(Forbidden):
-        await rooms.check_entry(db, await login(db, "parent"), lesson.id)
-    with pytest.raises(NotFound):
-        await rooms.check_entry(db, student, 10**9)
-    stranger = Principal(person_id=student.person_id, role=Role.STUDENT, school_id=999)
-    with pytest.raises(NotFound):
-        await rooms.check_entry(db, stranger, lesson.id)
 
 
 async def test_profile_of_a_student_names_the_class_only(db: Database) -> None:

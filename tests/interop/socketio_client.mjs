@@ -1,10 +1,10 @@
 // Drives urok with the official socket.io-client and its msgpack parser, as a browser would.
-// Usage: node socketio_client.mjs <base-url> <username> <password>
+// Usage: node socketio_client.mjs <base-url> <username> <password> <lesson-id>
 // Prints one JSON object with what happened; exits non-zero on an unexpected failure.
 import { io } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
 
-const [baseUrl, username, password] = process.argv.slice(2);
+const [baseUrl, username, password, wantedLesson] = process.argv.slice(2);
 const result = {};
 
 function connect(token) {
@@ -38,14 +38,21 @@ result.loginStatus = login.status;
 const timetable = await fetch(`${baseUrl}/api/timetable`, {
   headers: { Authorization: `Bearer ${token}` },
 });
-const lessonId = (await timetable.json()).lessons[0].id;
+// The timetable carries this student's join link of the lesson.
+const lesson = (await timetable.json()).lessons.find(
+  (entry) => entry.id === Number(wantedLesson),
+);
+const lessonId = lesson.id;
+const link = new URL(lesson.join_url, baseUrl).searchParams.get("link");
 
 const socket = connect(token);
 await once(socket, "connect");
 result.connected = socket.connected;
 
-const joined = await socket.timeout(5000).emitWithAck("room.join", { lesson_id: lessonId });
-result.join = { ok: joined.ok, channel: joined.data.channel };
+const joined = await socket
+  .timeout(5000)
+  .emitWithAck("room.join", { lesson_id: lessonId, link });
+result.join = { ok: joined.ok, channel: joined.data.stream.channel, state: joined.data.room.status.state };
 
 const arrival = once(socket, "chat.message");
 const sent = await socket

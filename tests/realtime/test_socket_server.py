@@ -17,8 +17,17 @@ from aiohttp import web
 
 from classroom.roles import Principal, Role
 from classroom.tokens import TokenService
-from tests.clients import LiveClient, get_json, login
+from tests.clients import (
+    LiveClient,
+    enter,
+    get_json,
+    lesson_now,
+    login,
+    seat,
+    seated_client,
+)
 from tests.conftest import TEST_SECRET, LiveServer, make_settings, start_server
+from web.services import SERVICES_KEY
 
 ServerFactory = Callable[..., Awaitable[LiveServer]]
 
@@ -55,10 +64,31 @@ async def connected(server: LiveServer, clients: list[LiveClient], username: str
     return client
 
 
-async def first_lesson(server: LiveServer, username: str = "student") -> int:
-    token = await login(server.url, username)
-    lessons = (await get_json(server.url, "/api/timetable", token))["lessons"]
-    return int(lessons[0]["id"])
+async def a_lesson_now(server: LiveServer) -> int:
+    return await lesson_now(server.app[SERVICES_KEY].db)
+
+
+async def start_lesson(server: LiveServer, clients: list[LiveClient]) -> int:
+    """The teacher enters a lesson going on now, so that it is live; return its id."""
+    lesson = await a_lesson_now(server)
+    teacher, place = await seated_client(server.url, "teacher", lesson, clients)
+    reply = await enter(teacher, place)
+    assert reply["ok"], reply
+    return lesson
+
+
+async def student_in(
+    server: LiveServer,
+    clients: list[LiveClient],
+    username: str,
+    lesson: int,
+    since: int | None = None,
+) -> tuple[LiveClient, Any]:
+    """A student entered from their join link; returns the client and the join reply."""
+    client, place = await seated_client(server.url, username, lesson, clients)
+    reply = await enter(client, place, since=since)
+    assert reply["ok"], reply
+    return client, reply["data"]
 
 
 async def refused_reason(server: LiveServer, token: str | None) -> Any:
@@ -90,13 +120,11 @@ async def test_connections_without_a_valid_token_are_refused(live_server: LiveSe
 async def test_chat_reaches_every_member_of_the_room(
     live_server: LiveServer, clients: list[LiveClient]
 ) -> None:
-    lesson = await first_lesson(live_server)
-    student = await connected(live_server, clients, "student")
-    classmate = await connected(live_server, clients, "student-5a-02")
-    for client in (student, classmate):
-        reply = await client.call("room.join", {"lesson_id": lesson})
-        assert reply["ok"] is True, reply
-        assert reply["data"]["channel"] == f"room:{lesson}"
+    lesson = await start_lesson(live_server, clients)
+    student, joined = await student_in(live_server, clients, "student", lesson)
+    classmate, _ = await student_in(live_server, clients, "student-5a-02", lesson)
+    assert joined["stream"]["channel"] == f"room:{lesson}"
+    assert joined["room"]["status"]["state"] == "live"
     sent = await student.call("chat.send", {"lesson_id": lesson, "text": "Привет, класс!"})
     assert sent["ok"] is True
     for client in (student, classmate):
@@ -110,7 +138,7 @@ async def test_chat_reaches_every_member_of_the_room(
 async def test_outsiders_cannot_enter_or_write(
     live_server: LiveServer, clients: list[LiveClient]
 ) -> None:
-    lesson = await first_lesson(live_server)
+    lesson = await start_lesson(live_server, clients)
     outsider = await connected(live_server, clients, "student-7v-01")
     reply = await outsider.call("room.join", {"lesson_id": lesson})
     assert reply["error"]["code"] == "not_a_participant"
@@ -123,28 +151,27 @@ async def test_outsiders_cannot_enter_or_write(
 async def test_a_reconnecting_client_gets_exactly_what_it_missed(
     live_server: LiveServer, clients: list[LiveClient]
 ) -> None:
-    lesson = await first_lesson(live_server)
-    writer = await connected(live_server, clients, "student")
-    reader = await connected(live_server, clients, "student-5a-03")
-    await writer.call("room.join", {"lesson_id": lesson})
-    joined = await reader.call("room.join", {"lesson_id": lesson})
+    lesson = await start_lesson(live_server, clients)
+    writer, _ = await student_in(live_server, clients, "student", lesson)
+    reader, joined = await student_in(live_server, clients, "student-5a-03", lesson)
     await writer.call("chat.send", {"lesson_id": lesson, "text": "before"})
     (before,) = await reader.wait_for("chat.message")
     last_seen = before["offset"]
-    assert joined["data"]["offset"] == 0, "an empty room has no offset yet"
+    assert last_seen == joined["stream"]["offset"] + 1
     await reader.close()
 
     missed = [f"missed {n}" for n in range(3)]  # chat allows a burst of 5 per connection
     for text in missed:
         assert (await writer.call("chat.send", {"lesson_id": lesson, "text": text}))["ok"]
 
-    back = await connected(live_server, clients, "student-5a-03")
-    resumed = await back.call("room.join", {"lesson_id": lesson, "since": last_seen})
-    assert resumed["ok"] and resumed["data"]["reload"] is False
-    replayed = resumed["data"]["events"]
+    back, resumed = await student_in(live_server, clients, "student-5a-03", lesson, since=last_seen)
+    assert resumed["stream"]["reload"] is False
+    replayed = resumed["stream"]["events"]
     assert [e["data"]["text"] for e in replayed] == missed
     assert [e["offset"] for e in replayed] == list(range(last_seen + 1, last_seen + 4))
-    assert resumed["data"]["offset"] == last_seen + 3
+    assert resumed["stream"]["offset"] == last_seen + 3
+    history = [m["text"] for m in resumed["room"]["messages"]]
+    assert history == ["before", *missed], "the chat history comes with the room"
 
     await writer.call("chat.send", {"lesson_id": lesson, "text": "after"})
     (live,) = await back.wait_for("chat.message")
@@ -158,34 +185,31 @@ async def test_a_client_too_far_behind_is_told_to_reload(
     custom_server: ServerFactory, clients: list[LiveClient]
 ) -> None:
     server = await custom_server(bus_history=3)
-    lesson = await first_lesson(server)
-    writer = await connected(server, clients, "student")
-    await writer.call("room.join", {"lesson_id": lesson})
+    lesson = await start_lesson(server, clients)
+    writer, _ = await student_in(server, clients, "student", lesson)
     offsets = []
     for n in range(5):
         sent = await writer.call("chat.send", {"lesson_id": lesson, "text": f"m{n}"})
         assert sent["ok"], sent
         offsets.append(sent["data"]["offset"])
-    late = await connected(server, clients, "student-5a-04")
-    reply = await late.call("room.join", {"lesson_id": lesson, "since": offsets[0]})
-    assert reply["data"]["reload"] is True
-    assert reply["data"]["offset"] == offsets[-1]
-    reply = await late.call("room.join", {"lesson_id": lesson, "since": offsets[-1] + 999})
-    assert reply["data"]["reload"] is True
-    reply = await late.call("room.join", {"lesson_id": lesson, "since": offsets[1]})
-    assert reply["data"]["reload"] is False
-    assert [e["data"]["text"] for e in reply["data"]["events"]] == ["m2", "m3", "m4"]
+    late, place = await seated_client(server.url, "student-5a-04", lesson, clients)
+    reply = await enter(late, place, since=offsets[0])
+    assert reply["data"]["stream"]["reload"] is True
+    assert reply["data"]["stream"]["offset"] == offsets[-1]
+    reply = await enter(late, place, since=offsets[-1] + 999)
+    assert reply["data"]["stream"]["reload"] is True
+    reply = await enter(late, place, since=offsets[1])
+    assert reply["data"]["stream"]["reload"] is False
+    assert [e["data"]["text"] for e in reply["data"]["stream"]["events"]] == ["m2", "m3", "m4"]
 
 
 async def test_members_are_told_to_reload_when_redis_loses_the_room(
     custom_server: ServerFactory, clients: list[LiveClient], redis_url: str, redis_prefix: str
 ) -> None:
     server = await custom_server(bus_url=redis_url, bus_prefix=redis_prefix)
-    lesson = await first_lesson(server)
-    writer = await connected(server, clients, "student")
-    reader = await connected(server, clients, "student-5a-03")
-    await writer.call("room.join", {"lesson_id": lesson})
-    await reader.call("room.join", {"lesson_id": lesson})
+    lesson = await start_lesson(server, clients)
+    writer, _ = await student_in(server, clients, "student", lesson)
+    reader, _ = await student_in(server, clients, "student-5a-03", lesson)
     before = await writer.call("chat.send", {"lesson_id": lesson, "text": "before"})
     await reader.wait_for("chat.message")
     admin = aioredis.Redis.from_url(redis_url)
@@ -211,8 +235,6 @@ async def test_notices_channel_is_personal(
     for client in (parent, other):
         assert (await client.call("notices.join", {}))["ok"]
     me = await get_json(live_server.url, "/api/me", await login(live_server.url, "parent"))
-    from web.services import SERVICES_KEY
-
     realtime = live_server.app[SERVICES_KEY].realtime
     await realtime.publish(f"user:{me['id']}", "notice", {"kind": "test"})
     (notice,) = await parent.wait_for("notice")
@@ -244,8 +266,8 @@ async def test_bad_events_get_a_clear_error_and_the_connection_lives_on(
     assert reply["error"]["message"]
     (pushed,) = await client.wait_for("server.error")
     assert pushed["code"] == code
-    lesson = await first_lesson(live_server)
-    assert (await client.call("room.join", {"lesson_id": lesson}))["ok"] is True
+    lesson = await a_lesson_now(live_server)
+    assert (await enter(client, await seat(live_server.url, "student", lesson)))["ok"] is True
 
 
 async def test_event_floods_are_limited(
@@ -285,9 +307,9 @@ async def test_garbage_frames_do_not_take_the_server_down(
                 else:
                     await ws.send_str(frame)
                 await asyncio.sleep(0.1)
-    survivor = await connected(live_server, clients, "student")
-    lesson = await first_lesson(live_server)
-    assert (await survivor.call("room.join", {"lesson_id": lesson}))["ok"] is True
+    lesson = await a_lesson_now(live_server)
+    survivor, place = await seated_client(live_server.url, "student", lesson, clients)
+    assert (await enter(survivor, place))["ok"] is True
     async with aiohttp.ClientSession() as http, http.get(f"{live_server.url}/api/health") as r:
         assert r.status == 200
 
@@ -295,16 +317,14 @@ async def test_garbage_frames_do_not_take_the_server_down(
 async def test_a_node_subscribes_only_while_it_has_members(
     live_server: LiveServer, clients: list[LiveClient]
 ) -> None:
-    from web.services import SERVICES_KEY
-
     realtime = live_server.app[SERVICES_KEY].realtime
-    lesson = await first_lesson(live_server)
+    lesson = await a_lesson_now(live_server)
+    first, place = await seated_client(live_server.url, "student", lesson, clients)
+    second, second_place = await seated_client(live_server.url, "student-5a-02", lesson, clients)
     channel = f"room:{lesson}"
     assert channel not in realtime.local_channels
-    first = await connected(live_server, clients, "student")
-    second = await connected(live_server, clients, "student-5a-02")
-    await first.call("room.join", {"lesson_id": lesson})
-    await second.call("room.join", {"lesson_id": lesson})
+    assert (await enter(first, place))["ok"]
+    assert (await enter(second, second_place))["ok"]
     assert channel in realtime.bus.subscriptions
     await first.call("room.leave", {"lesson_id": lesson})
     assert channel in realtime.bus.subscriptions

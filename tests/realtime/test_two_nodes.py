@@ -15,7 +15,8 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from tests.clients import LiveClient, get_json, login
+from classroom.storage.database import Database
+from tests.clients import LiveClient, enter, get_json, lesson_now, seat
 from tests.conftest import REDIS_URL, TEST_SECRET, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +36,7 @@ def node_env(data_dir: Path, prefix: str) -> dict[str, str]:
         "UROK_BUS_URL": REDIS_URL,
         "UROK_BUS_PREFIX": prefix,
         "UROK_LOG_LEVEL": "WARNING",
+        "UROK_DEMO_LESSON_NOW": "0",
     }
 
 
@@ -92,6 +94,15 @@ async def start_node(
     return Node(url, process)
 
 
+async def lesson_in(data_dir: Path) -> int:
+    """A lesson going on now, added to the nodes' shared database."""
+    db = Database(f"sqlite+aiosqlite:///{data_dir / 'urok.db'}")
+    try:
+        return await lesson_now(db)
+    finally:
+        await db.close()
+
+
 @pytest.fixture
 async def redis_client() -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(REDIS_URL)
@@ -122,20 +133,25 @@ async def test_an_event_published_on_one_node_reaches_a_client_on_the_other(
 ) -> None:
     node_a = await start_node(tmp_path, redis_prefix, processes)
     node_b = await start_node(tmp_path, redis_prefix, processes)
-    token_a = await login(node_a.url, "student")
-    token_b = await login(node_b.url, "student-5a-02")
-    lessons = (await get_json(node_a.url, "/api/timetable", token_a))["lessons"]
-    lesson, other_lesson = lessons[0]["id"], lessons[1]["id"]
+    lesson = await lesson_in(tmp_path)
+    teacher_seat = await seat(node_a.url, "teacher", lesson)
+    seat_a = await seat(node_a.url, "student", lesson)
+    seat_b = await seat(node_b.url, "student-5a-02", lesson)
     channel = f"{redis_prefix}room:{lesson}"
+    lessons = (await get_json(node_a.url, "/api/timetable", seat_a.token))["lessons"]
+    other_lesson = next(entry["id"] for entry in lessons if entry["id"] != lesson)
 
-    on_a, on_b = LiveClient(), LiveClient()
-    await on_a.connect(node_a.url, token_a)
-    await on_b.connect(node_b.url, token_b)
+    teacher, on_a, on_b = LiveClient(), LiveClient(), LiveClient()
+    await teacher.connect(node_a.url, teacher_seat.token)
+    await on_a.connect(node_a.url, seat_a.token)
+    await on_b.connect(node_b.url, seat_b.token)
     try:
         assert await numsub(redis_client, channel) == 0
-        assert (await on_a.call("room.join", {"lesson_id": lesson}))["ok"]
+        assert (await enter(teacher, teacher_seat))["ok"]
         assert await numsub(redis_client, channel) == 1
-        assert (await on_b.call("room.join", {"lesson_id": lesson}))["ok"]
+        assert (await enter(on_a, seat_a))["ok"]
+        assert await numsub(redis_client, channel) == 1, "node A subscribes once"
+        assert (await enter(on_b, seat_b))["ok"]
         assert await numsub(redis_client, channel) == 2
         assert await numsub(redis_client, f"{redis_prefix}room:{other_lesson}") == 0
 
@@ -146,6 +162,7 @@ async def test_an_event_published_on_one_node_reaches_a_client_on_the_other(
         assert received["offset"] == sent["data"]["offset"]
 
         await on_a.call("room.leave", {"lesson_id": lesson})
+        await teacher.call("room.leave", {"lesson_id": lesson})
         assert await numsub(redis_client, channel) == 1
         await on_b.close()
 
@@ -154,7 +171,7 @@ async def test_an_event_published_on_one_node_reaches_a_client_on_the_other(
 
         await eventually(unsubscribed)
     finally:
-        for client in (on_a, on_b):
+        for client in (teacher, on_a, on_b):
             if client.sio.connected:
                 await client.close()
 
@@ -174,9 +191,9 @@ async def test_workers_share_one_port_and_a_dead_worker_is_replaced(
     url = f"http://127.0.0.1:{port}"
     nodes = await wait_healthy(url, supervisor, want_nodes=2)
     assert len(nodes) == 2
-    victim = int(next(iter(nodes)).rsplit(":", 1)[1])
+    victim = int(next(iter(nodes)).split(":")[1])
     os.kill(victim, signal.SIGKILL)
     after = await wait_healthy(url, supervisor, want_nodes=2)
-    pids = {int(node.rsplit(":", 1)[1]) for node in after}
+    pids = {int(node.split(":")[1]) for node in after}
     assert victim not in pids
     assert len(pids) == 2

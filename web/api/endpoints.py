@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -18,8 +16,6 @@ from classroom.storage.models import School
 from classroom.timetable import LessonView
 from web.api.spec import PRINCIPAL_KEY, Endpoint, QueryParam
 from web.services import SERVICES_KEY, Services
-
-NODE_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class LoginRequest(msgspec.Struct, frozen=True):
@@ -81,7 +77,7 @@ async def health(request: web.Request) -> Health:
         await session.execute(text("SELECT 1"))
     return Health(
         status="ok",
-        node=NODE_ID,
+        node=services.node_id,
         database="sqlite" if services.db.is_sqlite else "postgresql",
         bus="redis" if services.settings.uses_redis else "memory",
         connections=services.realtime.connection_count,
@@ -108,8 +104,16 @@ async def get_timetable(
         today = await school_today(request)
         date_from = date_from or (date_to if date_to and date_to < today else today)
         date_to = date_to or date_from
-    lessons = await timetable.lessons_for(
-        _services(request).db, request[PRINCIPAL_KEY], date_from, date_to
+    services = _services(request)
+    principal = request[PRINCIPAL_KEY]
+    lessons = await timetable.lessons_for(services.db, principal, date_from, date_to)
+    lessons = await timetable.with_join_links(
+        services.db,
+        services.links,
+        principal,
+        lessons,
+        now=services.clock(),
+        times=services.settings.room_times,
     )
     return Timetable(date_from=date_from, date_to=date_to, lessons=lessons)
 

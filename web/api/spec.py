@@ -4,7 +4,7 @@ and the endpoint's entry in the OpenAPI document, so the document cannot drift."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,8 @@ from classroom.roles import Principal
 
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 MAX_JSON_BODY = 64 * 1024
+MAX_TEXT_PARAM = 256
+API_KEY_HEADER = "X-Api-Key"
 
 
 class ErrorDetail(msgspec.Struct, frozen=True):
@@ -46,7 +48,10 @@ class Endpoint:
     handle: Callable[..., Awaitable[Any]]
     body: type[Any] | None = None
     query: tuple[QueryParam, ...] = ()
+    path_params: tuple[QueryParam, ...] = ()
     auth: bool = True
+    api_key: bool = False
+    content_type: str = "application/json"
     errors: dict[int, str] = field(default_factory=dict)
     tag: str = "school"
 
@@ -60,9 +65,15 @@ def json_response(value: Any, status: int = 200) -> web.Response:
 
 
 def _parse_query(endpoint: Endpoint, request: web.Request) -> dict[str, Any]:
+    values = _parse_params(endpoint.path_params, request.match_info)
+    values.update(_parse_params(endpoint.query, request.query))
+    return values
+
+
+def _parse_params(params: tuple[QueryParam, ...], source: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for param in endpoint.query:
-        raw = request.query.get(param.name)
+    for param in params:
+        raw = source.get(param.name)
         if raw is None or raw == "":
             if param.required:
                 raise InvalidInput(
@@ -78,13 +89,12 @@ def _parse_query(endpoint: Endpoint, request: web.Request) -> dict[str, Any]:
                     f"{param.name!r} must be a date like 2026-09-01", code="bad_parameter"
                 ) from None
         elif param.kind is int:
-            try:
-                values[param.name] = int(raw)
-            except ValueError:
-                raise InvalidInput(
-                    f"{param.name!r} must be an integer", code="bad_parameter"
-                ) from None
+            if not raw.isdigit() or len(raw) > 18:
+                raise InvalidInput(f"{param.name!r} must be an integer", code="bad_parameter")
+            values[param.name] = int(raw)
         else:
+            if len(raw) > MAX_TEXT_PARAM:
+                raise InvalidInput(f"{param.name!r} is too long", code="bad_parameter")
             values[param.name] = raw
     return values
 
@@ -149,7 +159,9 @@ def openapi_document(endpoints: list[Endpoint], *, version: str) -> dict[str, An
             "responses": {
                 "200": {
                     "description": "OK",
-                    "content": {"application/json": {"schema": schema_of[id(endpoint.response)]}},
+                    "content": {
+                        endpoint.content_type: {"schema": schema_of[id(endpoint.response)]}
+                    },
                 }
             },
         }
@@ -157,24 +169,29 @@ def openapi_document(endpoints: list[Endpoint], *, version: str) -> dict[str, An
         if endpoint.auth:
             operation["security"] = [{"bearer": []}]
             errors.setdefault(401, "missing, expired or invalid access token")
-        if endpoint.body is not None or endpoint.query:
+        if endpoint.api_key:
+            operation["security"] = [{"integrationKey": []}]
+            errors.setdefault(401, f"missing or wrong {API_KEY_HEADER}")
+        if endpoint.body is not None or endpoint.query or endpoint.path_params:
             errors.setdefault(400, "invalid input")
         for status, description in sorted(errors.items()):
             operation["responses"][str(status)] = {
                 "description": description,
                 "content": {"application/json": {"schema": schema_of[id(ErrorResponse)]}},
             }
-        if endpoint.query:
-            operation["parameters"] = [
-                {
-                    "name": param.name,
-                    "in": "query",
-                    "required": param.required,
-                    "description": param.description,
-                    "schema": _param_schema(param.kind),
-                }
-                for param in endpoint.query
-            ]
+        parameters = [
+            {
+                "name": param.name,
+                "in": location,
+                "required": param.required or location == "path",
+                "description": param.description,
+                "schema": _param_schema(param.kind),
+            }
+            for location, params in (("path", endpoint.path_params), ("query", endpoint.query))
+            for param in params
+        ]
+        if parameters:
+            operation["parameters"] = parameters
         if endpoint.body is not None:
             operation["requestBody"] = {
                 "required": True,
@@ -192,7 +209,8 @@ def openapi_document(endpoints: list[Endpoint], *, version: str) -> dict[str, An
         "components": {
             "schemas": components,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "integrationKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
             },
         },
     }

@@ -1,0 +1,214 @@
+"""Chat of a lesson room: messages kept in the database and published in order.
+
+A message goes to the whole room, or privately between the teacher and one student. A
+resend with the same client id is recognised and not posted twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from classroom.errors import Forbidden, InvalidInput, NotFound
+from classroom.roles import Principal
+from classroom.rooms import MAX_CHAT_LENGTH, Author, Room, RoomState, is_enrolled, is_teacher
+from classroom.storage.database import Database
+from classroom.storage.models import ChatMessage, Person
+
+HISTORY_LIMIT = 200
+
+
+class MessageView(msgspec.Struct, frozen=True):
+    """A chat message as members see it; ``to`` is set on private messages."""
+
+    id: str
+    lesson_id: int
+    author: Author
+    text: str
+    sent_at: dt.datetime
+    to: Author | None = None
+    client_id: str | None = None
+
+
+Publish = Callable[[MessageView], Awaitable[int]]
+"""Delivers a new message live and returns its offset on the channel."""
+
+
+def clean_text(text: str) -> str:
+    cleaned = text.strip()
+    if not cleaned:
+        raise InvalidInput("an empty message is not sent", code="empty_message")
+    if len(cleaned) > MAX_CHAT_LENGTH:
+        raise InvalidInput(
+            f"a message has at most {MAX_CHAT_LENGTH} characters", code="message_too_long"
+        )
+    return cleaned
+
+
+async def _recipient(db: Database, room: Room, sender: Principal, to_id: int) -> Author:
+    """Private messages go between the teacher and one student of the class."""
+    if to_id == sender.person_id:
+        raise InvalidInput("a message to oneself is not sent", code="bad_recipient")
+    if is_teacher(room, sender):
+        if not await is_enrolled(db, to_id, room.lesson.class_id):
+            raise NotFound("there is no such student in this class", code="student_not_found")
+    elif to_id != room.lesson.teacher_id:
+        raise Forbidden(
+            "students write privately to the teacher only", code="private_to_teacher_only"
+        )
+    async with db.session() as session:
+        person = await session.get(Person, to_id)
+    if person is None:
+        raise NotFound("there is no such person", code="person_not_found")
+    return Author(id=person.id, display_name=person.display_name, role=person.role)
+
+
+async def post(
+    db: Database,
+    room: Room,
+    sender: Author,
+    sender_principal: Principal,
+    text: str,
+    *,
+    state: RoomState,
+    to_id: int | None,
+    client_id: str | None,
+    now: dt.datetime,
+    publish: Publish,
+) -> tuple[MessageView, int | None]:
+    """Store and publish a message; return it with its offset (``None`` for a resend that
+    was already posted, which is returned as it was)."""
+    if state is not RoomState.LIVE:
+        raise Forbidden(
+            "the chat opens when the teacher starts the lesson"
+            if state is not RoomState.ENDED
+            else "this lesson has ended",
+            code="room_not_live" if state is not RoomState.ENDED else "room_ended",
+        )
+    teacher = is_teacher(room, sender_principal)
+    if room.switches.chat_locked and not teacher and to_id is None:
+        raise Forbidden("the teacher has locked the chat", code="chat_locked")
+    cleaned = clean_text(text)
+    recipient = None if to_id is None else await _recipient(db, room, sender_principal, to_id)
+    if client_id is not None:
+        existing = await _by_client_id(db, room.lesson.id, sender.id, client_id)
+        if existing is not None:
+            return existing, None
+    view = MessageView(
+        id=uuid.uuid4().hex,
+        lesson_id=room.lesson.id,
+        author=sender,
+        text=cleaned,
+        sent_at=now,
+        to=recipient,
+        client_id=client_id,
+    )
+    async with db.session() as session:
+        row = ChatMessage(
+            id=view.id,
+            lesson_id=room.lesson.id,
+            author_id=sender.id,
+            recipient_id=None if recipient is None else recipient.id,
+            text=cleaned,
+            client_id=client_id,
+            sent_at=now,
+        )
+        session.add(row)
+        try:
+            await session.flush()
+        except IntegrityError:
+            await session.rollback()
+            assert client_id is not None
+            existing = await _by_client_id(db, room.lesson.id, sender.id, client_id)
+            if existing is None:
+                raise
+            return existing, None
+        # Published inside the transaction: a message that could not be delivered is not
+        # kept, and the sender may resend it with the same client id.
+        row.offset = await publish(view)
+        await session.commit()
+    return view, row.offset
+
+
+async def _by_client_id(
+    db: Database, lesson_id: int, author_id: int, client_id: str
+) -> MessageView | None:
+    views = await _views(
+        db,
+        ChatMessage.lesson_id == lesson_id,
+        ChatMessage.author_id == author_id,
+        ChatMessage.client_id == client_id,
+    )
+    return views[0] if views else None
+
+
+async def history(db: Database, room: Room, viewer: Principal) -> list[MessageView]:
+    """The latest messages the viewer may read, oldest first: the room's, and the private
+    ones they wrote or received (the teacher reads every private message of the lesson)."""
+    conditions = [ChatMessage.lesson_id == room.lesson.id, ChatMessage.deleted_at.is_(None)]
+    if not is_teacher(room, viewer):
+        conditions.append(
+            or_(
+                ChatMessage.recipient_id.is_(None),
+                ChatMessage.recipient_id == viewer.person_id,
+                ChatMessage.author_id == viewer.person_id,
+            )
+        )
+    return await _views(db, *conditions, limit=HISTORY_LIMIT)
+
+
+async def _views(db: Database, *conditions: object, limit: int = 1) -> list[MessageView]:
+    author = aliased(Person)
+    recipient = aliased(Person)
+    query = (
+        select(
+            ChatMessage,
+            author.display_name,
+            author.role,
+            recipient.display_name,
+            recipient.role,
+        )
+        .join(author, author.id == ChatMessage.author_id)
+        .outerjoin(recipient, recipient.id == ChatMessage.recipient_id)
+        .where(*conditions)  # type: ignore[arg-type]
+        .order_by(ChatMessage.sent_at.desc(), ChatMessage.seq.desc())
+        .limit(limit)
+    )
+    async with db.session() as session:
+        rows = (await session.execute(query)).all()
+    views = []
+    for message, author_name, author_role, to_name, to_role in reversed(rows):
+        views.append(
+            MessageView(
+                id=message.id,
+                lesson_id=message.lesson_id,
+                author=Author(message.author_id, author_name, author_role),
+                text=message.text,
+                sent_at=message.sent_at,
+                to=None
+                if message.recipient_id is None
+                else Author(message.recipient_id, to_name, to_role),
+                client_id=message.client_id,
+            )
+        )
+    return views
+
+
+async def delete(
+    db: Database, room: Room, principal: Principal, message_id: str, now: dt.datetime
+) -> None:
+    """The teacher deletes a message; it disappears from the room and from its history."""
+    if not is_teacher(room, principal):
+        raise Forbidden("only the teacher deletes messages", code="not_the_teacher")
+    async with db.session() as session:
+        message = await session.scalar(select(ChatMessage).where(ChatMessage.id == message_id))
+        if message is None or message.lesson_id != room.lesson.id:
+            raise NotFound("there is no such message", code="message_not_found")
+        message.deleted_at = message.deleted_at or now
+        await session.commit()

@@ -1,0 +1,58 @@
+"""Raised hands in a lesson room: a student raises or lowers their own, the teacher lowers
+anyone's."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+from sqlalchemy import select
+
+from classroom.errors import Forbidden
+from classroom.roles import Principal
+from classroom.rooms import Room, is_teacher
+from classroom.storage.database import Database
+from classroom.storage.models import Person, RaisedHand
+
+
+class HandView(msgspec.Struct, frozen=True):
+    person_id: int
+    display_name: str
+    raised: bool
+    at: dt.datetime
+
+
+async def set_hand(
+    db: Database,
+    principal: Principal,
+    room: Room,
+    *,
+    raised: bool,
+    person_id: int | None,
+    now: dt.datetime,
+) -> HandView:
+    """Raise or lower one's own hand; the teacher may lower another's."""
+    target = principal.person_id if person_id is None else person_id
+    if target != principal.person_id and (raised or not is_teacher(room, principal)):
+        raise Forbidden("only the teacher lowers another's hand", code="not_the_teacher")
+    async with db.session() as session:
+        current = await session.get(RaisedHand, (room.lesson.id, target))
+        if raised and current is None:
+            session.add(RaisedHand(lesson_id=room.lesson.id, person_id=target, raised_at=now))
+        elif not raised and current is not None:
+            await session.delete(current)
+        name = await session.scalar(select(Person.display_name).where(Person.id == target))
+        await session.commit()
+    return HandView(target, name or "", raised, now)
+
+
+async def raised_hands(db: Database, lesson_id: int) -> list[HandView]:
+    """Hands up now, in the order they were raised."""
+    async with db.session() as session:
+        rows = await session.execute(
+            select(RaisedHand.person_id, Person.display_name, RaisedHand.raised_at)
+            .join(Person, Person.id == RaisedHand.person_id)
+            .where(RaisedHand.lesson_id == lesson_id)
+            .order_by(RaisedHand.raised_at)
+        )
+        return [HandView(person, name, True, at) for person, name, at in rows.all()]

@@ -1,0 +1,125 @@
+"""Absence detection: minutes after the start of a live online lesson, every enrolled
+student who has not come and has no excuse is marked absent and their parents are told.
+A late arrival turns the mark into "late" and tells them again.
+
+A lesson is checked once: the check claims it in the same transaction that writes the
+marks and queues the notices, so two nodes never both check it and a stop half-way leaves
+nothing half-done. A lesson whose teacher never came is not checked (no lesson was held).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import select, update
+
+from classroom.attendance_marks import Mark, MarkSource, set_mark
+from classroom.excuses import excused_on
+from classroom.rooms import LessonFacts, Room, RoomTimes, load_room
+from classroom.storage.database import Database
+from classroom.storage.models import (
+    AttendanceMark,
+    Enrolment,
+    LessonOccurrence,
+    LessonRoom,
+    SchoolClass,
+)
+from presence import notices
+from presence.visits import visits_of
+
+log = logging.getLogger(__name__)
+
+LOOK_BACK = dt.timedelta(days=1)
+
+
+async def check_due_lessons(db: Database, *, now: dt.datetime, times: RoomTimes) -> int:
+    """Check every lesson that is due; return how many this call checked."""
+    async with db.session() as session:
+        due = (
+            await session.execute(
+                select(LessonOccurrence.id, SchoolClass.school_id)
+                .join(LessonRoom, LessonRoom.lesson_id == LessonOccurrence.id)
+                .join(SchoolClass, SchoolClass.id == LessonOccurrence.class_id)
+                .where(
+                    LessonOccurrence.online.is_(True),
+                    LessonRoom.live_at.is_not(None),
+                    LessonRoom.absence_checked_at.is_(None),
+                    LessonOccurrence.starts_at <= now - times.absence_after,
+                    LessonOccurrence.starts_at >= now - LOOK_BACK,
+                )
+            )
+        ).all()
+    checked = 0
+    for lesson_id, school_id in due:
+        room = await load_room(db, lesson_id, school_id)
+        if await _check(db, room, now=now, times=times):
+            checked += 1
+    return checked
+
+
+async def _check(db: Database, room: Room, *, now: dt.datetime, times: RoomTimes) -> bool:
+    lesson = room.lesson
+    async with db.session() as session:
+        claimed = await session.execute(
+            update(LessonRoom)
+            .where(LessonRoom.lesson_id == lesson.id, LessonRoom.absence_checked_at.is_(None))
+            .values(absence_checked_at=now)
+        )
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            await session.rollback()
+            return False
+        students = list(
+            (
+                await session.scalars(
+                    select(Enrolment.student_id).where(Enrolment.class_id == lesson.class_id)
+                )
+            ).all()
+        )
+        visits = await visits_of(db, lesson.id, students)
+        excused = await excused_on(db, students, lesson.date)
+        absent = 0
+        for student_id in students:
+            seen = visits.get(student_id)
+            if seen:
+                first = min(joined for joined, _left, _seen in seen)
+                mark = Mark.LATE if first > lesson.starts_at + times.absence_after else Mark.PRESENT
+                source = MarkSource.PRESENCE
+            elif student_id in excused:
+                mark, source = Mark.EXCUSED, MarkSource.PRESENCE
+            else:
+                mark, source = Mark.ABSENT, MarkSource.PRESENCE
+            await set_mark(
+                session,
+                lesson_id=lesson.id,
+                student_id=student_id,
+                mark=mark,
+                source=source,
+                now=now,
+            )
+            if mark is Mark.ABSENT:
+                absent += 1
+                await notices.queue(
+                    session, kind="absent", student_id=student_id, lesson=lesson, now=now
+                )
+        await session.commit()
+    log.info("lesson %d checked: %d of %d absent", lesson.id, absent, len(students))
+    return True
+
+
+async def student_arrived(
+    db: Database, lesson: LessonFacts, student_id: int, *, now: dt.datetime
+) -> bool:
+    """After the check, an arriving student marked absent becomes late and the parents are
+    told; ``True`` if that happened."""
+    async with db.session() as session:
+        room = await session.get(LessonRoom, lesson.id)
+        if room is None or room.absence_checked_at is None:
+            return False
+        mark = await session.get(AttendanceMark, (lesson.id, student_id))
+        if mark is None or (mark.mark, mark.source) != (Mark.ABSENT, MarkSource.PRESENCE):
+            return False
+        mark.mark, mark.updated_at = Mark.LATE.value, now
+        await notices.queue(session, kind="late", student_id=student_id, lesson=lesson, now=now)
+        await session.commit()
+    return True

@@ -1,0 +1,196 @@
+"""Room visits: each connection's stay in a lesson room, recorded across nodes.
+
+A node records a visit when one of its connections enters a room and closes it when the
+connection leaves or drops. It refreshes ``seen_at`` of its open visits now and then; a
+visit whose node stopped (a crash) is taken to have ended when it was last seen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select, update
+
+from classroom.storage.database import Database
+from classroom.storage.models import RoomVisit
+
+HEARTBEAT = dt.timedelta(seconds=20)
+STALE_AFTER = HEARTBEAT * 3
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    lesson_id: int
+    person_id: int
+    still_here: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """An uninterrupted stay of one person (gaps shorter than the grace are bridged)."""
+
+    joined_at: dt.datetime
+    left_at: dt.datetime | None
+
+
+def _open_and_fresh(now: dt.datetime) -> object:
+    return and_(RoomVisit.left_at.is_(None), RoomVisit.seen_at >= now - STALE_AFTER)
+
+
+async def arrive(
+    db: Database,
+    *,
+    lesson_id: int,
+    person_id: int,
+    connection_id: str,
+    node_id: str,
+    now: dt.datetime,
+) -> bool:
+    """Record a connection entering a room; ``True`` if the person was not there before
+    (on any device, on any node)."""
+    async with db.session() as session:
+        already = await session.scalar(
+            select(func.count())
+            .select_from(RoomVisit)
+            .where(
+                RoomVisit.lesson_id == lesson_id,
+                RoomVisit.person_id == person_id,
+                RoomVisit.connection_id != connection_id,
+                _open_and_fresh(now),  # type: ignore[arg-type]
+            )
+        )
+        existing = await session.scalar(
+            select(RoomVisit.id).where(
+                RoomVisit.lesson_id == lesson_id,
+                RoomVisit.connection_id == connection_id,
+                RoomVisit.left_at.is_(None),
+            )
+        )
+        if existing is None:
+            session.add(
+                RoomVisit(
+                    lesson_id=lesson_id,
+                    person_id=person_id,
+                    connection_id=connection_id,
+                    node_id=node_id,
+                    joined_at=now,
+                    seen_at=now,
+                )
+            )
+        await session.commit()
+    return not already
+
+
+async def depart(
+    db: Database, *, connection_id: str, now: dt.datetime, lesson_id: int | None = None
+) -> list[Departure]:
+    """Close a connection's open visits (of one lesson, or all); say for each person
+    whether they are still in the room on another device."""
+    conditions = [RoomVisit.connection_id == connection_id, RoomVisit.left_at.is_(None)]
+    if lesson_id is not None:
+        conditions.append(RoomVisit.lesson_id == lesson_id)
+    async with db.session() as session:
+        closed = (
+            await session.execute(
+                update(RoomVisit)
+                .where(*conditions)
+                .values(left_at=now, seen_at=now)
+                .returning(RoomVisit.lesson_id, RoomVisit.person_id)
+            )
+        ).all()
+        departures = []
+        for lesson, person in closed:
+            others = await session.scalar(
+                select(func.count())
+                .select_from(RoomVisit)
+                .where(
+                    RoomVisit.lesson_id == lesson,
+                    RoomVisit.person_id == person,
+                    _open_and_fresh(now),  # type: ignore[arg-type]
+                )
+            )
+            departures.append(Departure(lesson, person, bool(others)))
+        await session.commit()
+    return departures
+
+
+async def remove_person(db: Database, *, lesson_id: int, person_id: int, now: dt.datetime) -> None:
+    """Close a person's open visits of a lesson on every node (they were removed)."""
+    async with db.session() as session:
+        await session.execute(
+            update(RoomVisit)
+            .where(
+                RoomVisit.lesson_id == lesson_id,
+                RoomVisit.person_id == person_id,
+                RoomVisit.left_at.is_(None),
+            )
+            .values(left_at=now, seen_at=now)
+        )
+        await session.commit()
+
+
+async def refresh(db: Database, node_id: str, now: dt.datetime) -> None:
+    """Tell other nodes this node's open visits are still going."""
+    async with db.session() as session:
+        await session.execute(
+            update(RoomVisit)
+            .where(RoomVisit.node_id == node_id, RoomVisit.left_at.is_(None))
+            .values(seen_at=now)
+        )
+        await session.commit()
+
+
+async def close_node(db: Database, node_id: str, now: dt.datetime) -> None:
+    """Close every open visit of a node that is shutting down."""
+    async with db.session() as session:
+        await session.execute(
+            update(RoomVisit)
+            .where(RoomVisit.node_id == node_id, RoomVisit.left_at.is_(None))
+            .values(left_at=now, seen_at=now)
+        )
+        await session.commit()
+
+
+async def visits_of(
+    db: Database, lesson_id: int, person_ids: Sequence[int] | None = None
+) -> dict[int, list[tuple[dt.datetime, dt.datetime | None, dt.datetime]]]:
+    """Every visit of a lesson by person: (joined, left or None, last seen)."""
+    query = select(
+        RoomVisit.person_id, RoomVisit.joined_at, RoomVisit.left_at, RoomVisit.seen_at
+    ).where(RoomVisit.lesson_id == lesson_id)
+    if person_ids is not None:
+        query = query.where(RoomVisit.person_id.in_(person_ids))
+    async with db.session() as session:
+        rows = (await session.execute(query.order_by(RoomVisit.joined_at))).all()
+    found: dict[int, list[tuple[dt.datetime, dt.datetime | None, dt.datetime]]] = {}
+    for person, joined, left, seen in rows:
+        found.setdefault(person, []).append((joined, left, seen))
+    return found
+
+
+def merge_stays(
+    visits: Iterable[tuple[dt.datetime, dt.datetime | None, dt.datetime]],
+    *,
+    grace: dt.timedelta,
+    now: dt.datetime,
+) -> list[Stay]:
+    """One person's stays from their visits: overlapping visits (two devices) are one
+    stay, and a gap shorter than ``grace`` (a reconnect) does not split a stay."""
+    intervals: list[tuple[dt.datetime, dt.datetime | None]] = []
+    for joined, left, seen in visits:
+        if left is None and seen < now - STALE_AFTER:
+            left = seen  # its node stopped: the stay ended when last seen
+        intervals.append((joined, left))
+    intervals.sort(key=lambda interval: interval[0])
+    stays: list[Stay] = []
+    for joined, left in intervals:
+        if stays:
+            last = stays[-1]
+            if last.left_at is None or joined - last.left_at <= grace:
+                end = None if last.left_at is None or left is None else max(last.left_at, left)
+                stays[-1] = Stay(last.joined_at, end)
+                continue
+        stays.append(Stay(joined, left))
+    return stays

@@ -1,0 +1,357 @@
+"""Socket.IO events of lesson rooms: entering and leaving, chat, hands, reactions and the
+teacher's controls. Live attendance goes to the teacher on the room's staff channel."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from classroom import chat, hands, rooms
+from classroom.chat import MessageView
+from classroom.errors import Forbidden
+from classroom.hands import HandView
+from classroom.join_links import MAX_LINK_LENGTH
+from classroom.roles import Principal, Role
+from classroom.rooms import Author, LessonFacts, Room, RoomStatus
+from presence import absence, visits
+from realtime.router import Call, EventRouter, Rate
+from realtime.server import EVICT_EVENT, AttachResult
+from web.events import Offset, principal_of
+from web.services import Services
+
+LessonId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+PersonId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+ChatText = Annotated[str, msgspec.Meta(min_length=1, max_length=rooms.MAX_CHAT_LENGTH)]
+Link = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_LINK_LENGTH)]
+MessageId = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+Reaction = Literal["thumbs_up", "clap", "smile", "surprised", "question", "heart"]
+Control = Literal["lock", "unlock", "lock_chat", "unlock_chat", "mute_all", "unmute_all", "end"]
+
+SWITCHES: dict[str, rooms.SwitchChange] = {
+    "lock": rooms.SwitchChange(locked=True),
+    "unlock": rooms.SwitchChange(locked=False),
+    "lock_chat": rooms.SwitchChange(chat_locked=True),
+    "unlock_chat": rooms.SwitchChange(chat_locked=False),
+    "mute_all": rooms.SwitchChange(muted_all=True),
+    "unmute_all": rooms.SwitchChange(muted_all=False),
+}
+
+
+class RoomJoin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    lesson_id: LessonId
+    link: Link | None = None
+    since: Offset | None = None
+
+
+class RoomRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    lesson_id: LessonId
+
+
+class ChatSend(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    lesson_id: LessonId
+    text: ChatText
+    to: PersonId | None = None
+    client_id: ClientId | None = None
+
+
+class ChatDelete(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    lesson_id: LessonId
+    message_id: MessageId
+
+
+class HandSet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    lesson_id: LessonId
+    raised: bool
+    person_id: PersonId | None = None
+
+
+class ReactionSend(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    lesson_id: LessonId
+    kind: Reaction
+
+
+class RoomControl(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    lesson_id: LessonId
+    action: Control
+
+
+class PersonAction(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    lesson_id: LessonId
+    person_id: PersonId
+
+
+class RoomSnapshot(msgspec.Struct, frozen=True):
+    lesson: LessonFacts
+    status: RoomStatus
+    me: Author
+    teacher: bool
+    reconnect_grace_seconds: float
+    hands: list[HandView]
+    messages: list[MessageView]
+
+
+class RoomJoined(msgspec.Struct, frozen=True):
+    """The reply to ``room.join``: the room now, and the room channel from ``since``."""
+
+    room: RoomSnapshot
+    stream: AttachResult
+
+
+class ChatSent(msgspec.Struct, frozen=True):
+    id: str
+    offset: int | None
+    repeated: bool
+
+
+class PresenceChange(msgspec.Struct, frozen=True):
+    """A person came into the room or left it (on their last device)."""
+
+    lesson_id: int
+    person: Author
+    online: bool
+    at: dt.datetime
+
+
+def register_room_events(router: EventRouter, services: Services) -> None:
+    realtime = services.realtime
+    db = services.db
+    settings = services.settings
+
+    def now() -> dt.datetime:
+        return services.clock()
+
+    async def room_of(call: Call, lesson_id: int) -> Room:
+        return await rooms.load_room(db, lesson_id, principal_of(call).school_id)
+
+    def require_member(call: Call, lesson_id: int) -> None:
+        if call.sid not in realtime.members(rooms.room_channel(lesson_id)):
+            raise Forbidden("join the lesson room first", code="not_in_room")
+
+    def status(room: Room) -> RoomStatus:
+        return rooms.room_status(room, now(), settings.room_times)
+
+    async def publish_status(room: Room) -> None:
+        await realtime.publish(rooms.room_channel(room.lesson.id), "room.state", status(room))
+
+    async def publish_presence(lesson_id: int, person: Author, online: bool) -> None:
+        change = PresenceChange(lesson_id, person, online, now())
+        await realtime.publish(rooms.staff_channel(lesson_id), "presence.changed", change)
+
+    async def room_join(call: Call, payload: RoomJoin) -> RoomJoined:
+        principal = principal_of(call)
+        room = await room_of(call, payload.lesson_id)
+        times = settings.room_times
+        await rooms.check_entry(
+            db, services.links, principal, room, payload.link, now=now(), times=times
+        )
+        teacher = rooms.is_teacher(room, principal)
+        if principal.person_id == room.lesson.teacher_id and await rooms.teacher_arrived(
+            db, room, now=now()
+        ):
+            room = await room_of(call, payload.lesson_id)
+            await publish_status(room)
+        stream = await realtime.attach(call.sid, rooms.room_channel(room.lesson.id), payload.since)
+        if teacher:
+            await realtime.attach(call.sid, rooms.staff_channel(room.lesson.id), None)
+        me = await rooms.author(db, principal)
+        first_device = await visits.arrive(
+            db,
+            lesson_id=room.lesson.id,
+            person_id=principal.person_id,
+            connection_id=call.sid,
+            node_id=services.node_id,
+            now=now(),
+        )
+        if first_device:
+            await publish_presence(room.lesson.id, me, True)
+        if principal.role is Role.STUDENT and await absence.student_arrived(
+            db, room.lesson, principal.person_id, now=now()
+        ):
+            services.wake_background()
+        snapshot = RoomSnapshot(
+            lesson=room.lesson,
+            status=status(room),
+            me=me,
+            teacher=teacher,
+            reconnect_grace_seconds=settings.reconnect_grace,
+            hands=await hands.raised_hands(db, room.lesson.id),
+            messages=await chat.history(db, room, principal),
+        )
+        return RoomJoined(room=snapshot, stream=stream)
+
+    async def leave(sid: str, principal: Principal, lesson_id: int | None) -> None:
+        departures = await visits.depart(db, connection_id=sid, now=now(), lesson_id=lesson_id)
+        for departure in departures:
+            if departure.still_here:
+                continue
+            person = await rooms.author(db, principal)
+            await publish_presence(departure.lesson_id, person, False)
+
+    async def room_leave(call: Call, payload: RoomRef) -> dict[str, Any]:
+        await realtime.detach(call.sid, rooms.room_channel(payload.lesson_id))
+        await realtime.detach(call.sid, rooms.staff_channel(payload.lesson_id))
+        await leave(call.sid, principal_of(call), payload.lesson_id)
+        return {"lesson_id": payload.lesson_id}
+
+    async def on_disconnect(sid: str, principal: Any) -> None:
+        if isinstance(principal, Principal):
+            await leave(sid, principal, None)
+
+    realtime.on_disconnect(on_disconnect)
+
+    async def chat_send(call: Call, payload: ChatSend) -> ChatSent:
+        require_member(call, payload.lesson_id)
+        principal = principal_of(call)
+        room = await room_of(call, payload.lesson_id)
+
+        async def publish(view: MessageView) -> int:
+            if view.to is None:
+                return await realtime.publish(
+                    rooms.room_channel(view.lesson_id), "chat.message", view
+                )
+            await realtime.publish(rooms.user_channel(view.author.id), "chat.message", view)
+            return await realtime.publish(rooms.user_channel(view.to.id), "chat.message", view)
+
+        view, offset = await chat.post(
+            db,
+            room,
+            await rooms.author(db, principal),
+            principal,
+            payload.text,
+            state=room.state(now(), settings.room_times),
+            to_id=payload.to,
+            client_id=payload.client_id,
+            now=now(),
+            publish=publish,
+        )
+        return ChatSent(id=view.id, offset=offset, repeated=offset is None)
+
+    async def chat_delete(call: Call, payload: ChatDelete) -> dict[str, Any]:
+        require_member(call, payload.lesson_id)
+        room = await room_of(call, payload.lesson_id)
+        await chat.delete(db, room, principal_of(call), payload.message_id, now())
+        await realtime.publish(
+            rooms.room_channel(room.lesson.id),
+            "chat.deleted",
+            {"lesson_id": room.lesson.id, "id": payload.message_id},
+        )
+        return {"id": payload.message_id}
+
+    async def hand_set(call: Call, payload: HandSet) -> HandView:
+        require_member(call, payload.lesson_id)
+        room = await room_of(call, payload.lesson_id)
+        hand = await hands.set_hand(
+            db,
+            principal_of(call),
+            room,
+            raised=payload.raised,
+            person_id=payload.person_id,
+            now=now(),
+        )
+        await realtime.publish(rooms.room_channel(room.lesson.id), "hand.changed", hand)
+        return hand
+
+    async def reaction_send(call: Call, payload: ReactionSend) -> dict[str, Any]:
+        require_member(call, payload.lesson_id)
+        me = await rooms.author(db, principal_of(call))
+        await realtime.publish(
+            rooms.room_channel(payload.lesson_id),
+            "reaction",
+            {"lesson_id": payload.lesson_id, "person": me, "kind": payload.kind, "at": now()},
+        )
+        return {"kind": payload.kind}
+
+    async def room_control(call: Call, payload: RoomControl) -> RoomStatus:
+        require_member(call, payload.lesson_id)
+        principal = principal_of(call)
+        room = await room_of(call, payload.lesson_id)
+        if payload.action == "end":
+            await rooms.end_room(db, principal, room, now=now())
+        else:
+            await rooms.set_switches(db, principal, room, SWITCHES[payload.action])
+        room = await room_of(call, payload.lesson_id)
+        await publish_status(room)
+        return status(room)
+
+    async def room_remove(call: Call, payload: PersonAction) -> dict[str, Any]:
+        require_member(call, payload.lesson_id)
+        room = await room_of(call, payload.lesson_id)
+        await rooms.remove_participant(db, principal_of(call), room, payload.person_id, now=now())
+        await realtime.publish(
+            rooms.room_channel(room.lesson.id),
+            EVICT_EVENT,
+            {"member": member_key_of(payload.person_id), "person_id": payload.person_id},
+        )
+        await visits.remove_person(
+            db, lesson_id=room.lesson.id, person_id=payload.person_id, now=now()
+        )
+        removed = await rooms.author_of(db, payload.person_id)
+        await publish_presence(room.lesson.id, removed, False)
+        return {"person_id": payload.person_id}
+
+    async def link_revoke(call: Call, payload: PersonAction) -> dict[str, Any]:
+        room = await room_of(call, payload.lesson_id)
+        generation = await rooms.revoke_link(db, principal_of(call), room, payload.person_id)
+        return {"person_id": payload.person_id, "generation": generation}
+
+    router.register(
+        "room.join",
+        RoomJoin,
+        room_join,
+        rate=Rate(2, 10),
+        summary="Enter a lesson's room (students with their join link); replays since an offset.",
+    )
+    router.register("room.leave", RoomRef, room_leave, summary="Leave a lesson's room.")
+    router.register(
+        "chat.send",
+        ChatSend,
+        chat_send,
+        rate=Rate(1, 5),
+        summary="Send a chat message to the room, or privately between teacher and student.",
+    )
+    router.register(
+        "chat.delete", ChatDelete, chat_delete, rate=Rate(2, 10), summary="Delete a message."
+    )
+    router.register(
+        "hand.set", HandSet, hand_set, rate=Rate(1, 4), summary="Raise or lower a hand."
+    )
+    router.register(
+        "reaction.send",
+        ReactionSend,
+        reaction_send,
+        rate=Rate(0.5, 3),
+        summary="Show a reaction to the room.",
+    )
+    router.register(
+        "room.control",
+        RoomControl,
+        room_control,
+        rate=Rate(2, 10),
+        summary="Lock the room or its chat, mute everyone, or end the lesson (teacher).",
+    )
+    router.register(
+        "room.remove",
+        PersonAction,
+        room_remove,
+        rate=Rate(2, 10),
+        summary="Remove a student from the lesson for good (teacher).",
+    )
+    router.register(
+        "link.revoke",
+        PersonAction,
+        link_revoke,
+        rate=Rate(2, 10),
+        summary="Revoke a student's join link for the lesson (teacher).",
+    )
+
+
+def member_key_of(person_id: int) -> str:
+    """The eviction key of a person's connections."""
+    return f"person:{person_id}"
+
+
+def member_key(principal: Any) -> str:
+    return member_key_of(principal.person_id) if isinstance(principal, Principal) else ""
