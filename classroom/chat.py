@@ -182,22 +182,41 @@ async def _views(db: Database, *conditions: object, limit: int = 1) -> list[Mess
     )
     async with db.session() as session:
         rows = (await session.execute(query)).all()
-    views = []
+    room_messages: list[tuple[int, int, MessageView]] = []
+    private_messages: list[tuple[int, MessageView]] = []
     for message, author_name, author_role, to_name, to_role in reversed(rows):
-        views.append(
-            MessageView(
-                id=message.id,
-                lesson_id=message.lesson_id,
-                author=Author(message.author_id, author_name, author_role),
-                text=message.text,
-                sent_at=message.sent_at,
-                to=None
-                if message.recipient_id is None
-                else Author(message.recipient_id, to_name, to_role),
-                client_id=message.client_id,
-            )
+        view = MessageView(
+            id=message.id,
+            lesson_id=message.lesson_id,
+            author=Author(message.author_id, author_name, author_role),
+            text=message.text,
+            sent_at=message.sent_at,
+            to=None
+            if message.recipient_id is None
+            else Author(message.recipient_id, to_name, to_role),
+            client_id=message.client_id,
         )
-    return views
+        if message.recipient_id is None:
+            room_messages.append((message.offset or 0, message.seq, view))
+        else:
+            private_messages.append((message.seq, view))
+    return _in_delivery_order(room_messages, private_messages)
+
+
+def _in_delivery_order(
+    room_messages: list[tuple[int, int, MessageView]],
+    private_messages: list[tuple[int, MessageView]],
+) -> list[MessageView]:
+    """Room messages in the order of their offsets, which is the order every member saw
+    them live (clocks of two nodes may disagree); private ones slotted in by time."""
+    merged: list[MessageView] = []
+    pending = list(private_messages)
+    for _offset, seq, view in sorted(room_messages, key=lambda item: item[0]):
+        while pending and (pending[0][1].sent_at, pending[0][0]) < (view.sent_at, seq):
+            merged.append(pending.pop(0)[1])
+        merged.append(view)
+    merged.extend(view for _seq, view in pending)
+    return merged
 
 
 async def delete(

@@ -322,6 +322,9 @@ class RealtimeServer:
 
     async def close(self) -> None:
         """Close every client connection and stop background tasks (used on shutdown)."""
-        if self.sio.eio.sockets:
-            await self.sio.eio.disconnect()
+        # Not ``eio.disconnect()``: it waits for each socket's send queue to drain, which
+        # never happens for a client that is going away at the same moment.
+        for socket in list(self.sio.eio.sockets.values()):
+            await socket.close(wait=False, reason=self.sio.eio.reason.SERVER_DISCONNECT)
+        self.sio.eio.sockets.clear()
         await self.sio.shutdown()

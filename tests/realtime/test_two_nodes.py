@@ -197,3 +197,61 @@ async def test_workers_share_one_port_and_a_dead_worker_is_replaced(
     pids = {int(node.split(":")[1]) for node in after}
     assert victim not in pids
     assert len(pids) == 2
+
+
+async def test_students_on_two_nodes_see_the_same_chat_in_the_same_order(
+    tmp_path: Path, redis_prefix: str, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    node_a = await start_node(tmp_path, redis_prefix, processes)
+    node_b = await start_node(tmp_path, redis_prefix, processes)
+    lesson = await lesson_in(tmp_path)
+    people = [
+        (node_a, "teacher"),
+        (node_a, "student"),
+        (node_a, "student-5a-02"),
+        (node_b, "student-5a-03"),
+        (node_b, "student-5a-04"),
+    ]
+    clients: list[LiveClient] = []
+    try:
+        for node, username in people:
+            place = await seat(node.url, username, lesson)
+            client = LiveClient()
+            clients.append(client)
+            await client.connect(node.url, place.token)
+            reply = await enter(client, place)
+            assert reply["ok"], reply
+
+        async def chatter(client: LiveClient, name: str) -> None:
+            for n in range(3):  # within the chat burst of a connection
+                sent = await client.call("chat.send", {"lesson_id": lesson, "text": f"{name} {n}"})
+                assert sent["ok"], sent
+
+        await asyncio.gather(
+            *(
+                chatter(client, username)
+                for client, (_, username) in zip(clients, people, strict=True)
+            )
+        )
+        total = 3 * len(people)
+        seen = []
+        for client in clients:
+            messages = await client.wait_for("chat.message", count=total)
+            seen.append([(m["offset"], m["data"]["id"]) for m in messages])
+        assert all(order == seen[0] for order in seen), "one order for everyone"
+        offsets = [offset for offset, _ in seen[0]]
+        assert offsets == sorted(offsets) and len(set(offsets)) == total
+
+        # A newcomer on either node gets the history in that same order.
+        for node, username in ((node_a, "student-5a-05"), (node_b, "student-5a-06")):
+            place = await seat(node.url, username, lesson)
+            late = LiveClient()
+            clients.append(late)
+            await late.connect(node.url, place.token)
+            joined = await enter(late, place)
+            history = [m["id"] for m in joined["data"]["room"]["messages"]]
+            assert history == [message_id for _, message_id in seen[0]]
+    finally:
+        for client in clients:
+            if client.sio.connected:
+                await client.close()
