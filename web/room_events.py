@@ -123,6 +123,8 @@ def register_room_events(router: EventRouter, services: Services) -> None:
     def now() -> dt.datetime:
         return services.clock()
 
+    visiting: set[str] = set()  # connections of this node that entered a room
+
     async def room_of(call: Call, lesson_id: int) -> Room:
         return await rooms.load_room(db, lesson_id, principal_of(call).school_id)
 
@@ -157,6 +159,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         if teacher:
             await realtime.attach(call.sid, rooms.staff_channel(room.lesson.id), None)
         me = await rooms.author(db, principal)
+        visiting.add(call.sid)
         first_device = await visits.arrive(
             db,
             lesson_id=room.lesson.id,
@@ -197,7 +200,9 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         return {"lesson_id": payload.lesson_id}
 
     async def on_disconnect(sid: str, principal: Any) -> None:
-        if isinstance(principal, Principal):
+        # Only connections that entered a room have visits to close: the others cost nothing.
+        if sid in visiting and isinstance(principal, Principal):
+            visiting.discard(sid)
             await leave(sid, principal, None)
 
     realtime.on_disconnect(on_disconnect)

@@ -421,3 +421,30 @@ async def test_absences_reported_in_advance_and_clinic_notes(
         ) as r:
             assert r.status == 200
             assert (await r.json())["source"] == "clinic"
+
+
+async def test_one_student_on_two_devices_is_one_attendee(
+    servers: ServerFactory, clients: list[LiveClient]
+) -> None:
+    server = await servers()
+    lesson = await a_lesson(server, clients)
+    teacher, _ = await lesson.entered("teacher")
+    phone, joined = await lesson.entered("student")
+    student_id = joined["room"]["me"]["id"]
+    laptop, _ = await lesson.entered("student")
+    await phone.close()
+    await asyncio.sleep(0.3)
+    mine = [
+        change["data"]["online"]
+        for change in teacher.received["presence.changed"]
+        if change["data"]["person"]["id"] == student_id
+    ]
+    assert mine == [True], "the second device and the first one's leaving change nothing"
+    token = (await seat(server.url, "teacher", lesson.id)).token
+    report = await get_json(server.url, f"/api/lessons/{lesson.id}/attendance", token)
+    (row,) = [row for row in report["rows"] if row["student_id"] == student_id]
+    assert row["online"] is True and row["status"] == "present"
+    assert len(row["stays"]) == 1 and row["stays"][0]["left_at"] is None
+    await laptop.close()
+    changes = await teacher.wait_for("presence.changed", count=3)
+    assert changes[-1]["data"]["online"] is False
