@@ -204,7 +204,7 @@ class NoticeDispatcher:
                     Notice.pending.is_(True),
                     or_(Notice.lease_until.is_(None), Notice.lease_until < now),
                 )
-                .values(lease_until=now + LEASE)
+                .values(lease_until=now + LEASE, lease_owner=self.node_id)
             )
             await session.commit()
         return bool(taken.rowcount)  # type: ignore[attr-defined]
@@ -240,4 +240,15 @@ class NoticeDispatcher:
             if row.live_sent_at is None:
                 row.next_attempt_at = now + backoff(1)
             row.lease_until = None
+            row.lease_owner = None
+            await session.commit()
+
+    async def release(self) -> None:
+        """Give back this node's leases (it is stopping) so that others need not wait."""
+        async with self.db.session() as session:
+            await session.execute(
+                update(Notice)
+                .where(Notice.lease_owner == self.node_id)
+                .values(lease_until=None, lease_owner=None)
+            )
             await session.commit()

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 
 from classroom.storage.database import Database
 from classroom.storage.models import RoomVisit
@@ -118,17 +118,7 @@ async def depart(
 
 async def remove_person(db: Database, *, lesson_id: int, person_id: int, now: dt.datetime) -> None:
     """Close a person's open visits of a lesson on every node (they were removed)."""
-    async with db.session() as session:
-        await session.execute(
-            update(RoomVisit)
-            .where(
-                RoomVisit.lesson_id == lesson_id,
-                RoomVisit.person_id == person_id,
-                RoomVisit.left_at.is_(None),
-            )
-            .values(left_at=now, seen_at=now)
-        )
-        await session.commit()
+    await _close(db, now, RoomVisit.lesson_id == lesson_id, RoomVisit.person_id == person_id)
 
 
 async def refresh(db: Database, node_id: str, now: dt.datetime) -> None:
@@ -144,10 +134,14 @@ async def refresh(db: Database, node_id: str, now: dt.datetime) -> None:
 
 async def close_node(db: Database, node_id: str, now: dt.datetime) -> None:
     """Close every open visit of a node that is shutting down."""
+    await _close(db, now, RoomVisit.node_id == node_id)
+
+
+async def _close(db: Database, now: dt.datetime, *conditions: ColumnElement[bool]) -> None:
     async with db.session() as session:
         await session.execute(
             update(RoomVisit)
-            .where(RoomVisit.node_id == node_id, RoomVisit.left_at.is_(None))
+            .where(*conditions, RoomVisit.left_at.is_(None))
             .values(left_at=now, seen_at=now)
         )
         await session.commit()

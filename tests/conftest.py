@@ -144,3 +144,64 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
     finally:
         await _drop_postgres_database(url)
+
+
+# -- the demo school in a database, and servers with settings of the test's own -----------
+
+import datetime as dt  # noqa: E402
+from collections.abc import Awaitable, Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+from classroom import people  # noqa: E402
+from classroom.demo import DEMO_PASSWORD, seed_demo_school  # noqa: E402
+from classroom.roles import Principal  # noqa: E402
+from classroom.storage.database import Database  # noqa: E402
+from tests.clients import LiveClient  # noqa: E402
+
+DEMO_DAY = dt.date(2026, 9, 1)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The demo school seeded on ``DEMO_DAY``, on each backend."""
+    database = Database(database_url)
+    await database.migrate()
+    assert await seed_demo_school(database, today=DEMO_DAY)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def demo_principal(db: Database, username: str) -> Principal:
+    """A demo account signed in at the domain level."""
+    return await people.authenticate(db, username, DEMO_PASSWORD)
+
+
+ServerFactory = Callable[..., Awaitable[LiveServer]]
+
+
+@pytest.fixture
+async def custom_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
+    """Starts servers with changed settings; request it before ``clients`` so that the
+    clients close first."""
+    runners: list[web.AppRunner] = []
+
+    async def start(**overrides: Any) -> LiveServer:
+        server, runner = await start_server(make_settings(tmp_path, **overrides))
+        runners.append(runner)
+        return server
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[LiveClient]]:
+    """Socket.IO clients a test made; closed after it."""
+    made: list[LiveClient] = []
+    yield made
+    for client in made:
+        if client.sio.connected:
+            await client.close()

@@ -366,3 +366,4 @@ class Notice(Base):
     webhook_error: Mapped[str] = mapped_column(String(255), default="")
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -3,37 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 
-from classroom import chat, join_links, people, rooms
-from classroom.demo import DEMO_PASSWORD, add_lesson, seed_demo_school
+from classroom import chat, join_links, rooms
+from classroom.demo import add_lesson
 from classroom.errors import DomainError, Forbidden, NotFound
 from classroom.join_links import JoinLinks
 from classroom.roles import Principal, Role
 from classroom.rooms import Room, RoomState, RoomTimes
 from classroom.storage.database import Database
-from tests.conftest import TEST_SECRET
+from tests.conftest import DEMO_DAY, TEST_SECRET
+from tests.conftest import demo_principal as login
 
-NOW = dt.datetime(2026, 9, 1, 8, 35, tzinfo=dt.UTC)
+NOW = dt.datetime.combine(DEMO_DAY, dt.time(8, 35), dt.UTC)
 TIMES = RoomTimes()
 LINKS = JoinLinks(TEST_SECRET)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    assert await seed_demo_school(database, today=NOW.date())
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-async def login(db: Database, username: str) -> Principal:
-    return await people.authenticate(db, username, DEMO_PASSWORD)
 
 
 async def a_room(db: Database, *, minutes_from_now: int = -5, online: bool = True) -> Room:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
@@ -11,7 +10,7 @@ from sqlalchemy import func, select
 from classroom import people, timetable
 from classroom.demo import DEMO_PASSWORD, seed_demo_school
 from classroom.errors import Forbidden, InvalidInput, Unauthenticated
-from classroom.roles import Principal, Role
+from classroom.roles import Role
 from classroom.storage.database import Database
 from classroom.storage.models import (
     AuditEntry,
@@ -21,23 +20,10 @@ from classroom.storage.models import (
     Person,
     SchoolClass,
 )
+from tests.conftest import DEMO_DAY
+from tests.conftest import demo_principal as login
 
-TODAY = dt.date(2026, 9, 1)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    assert await seed_demo_school(database, today=TODAY)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-async def login(db: Database, username: str) -> Principal:
-    return await people.authenticate(db, username, DEMO_PASSWORD)
+TODAY = DEMO_DAY
 
 
 async def count(db: Database, query: object) -> int:

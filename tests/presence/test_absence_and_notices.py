@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
 from sqlalchemy import func, select
 
-from classroom import excuses, people, rooms
+from classroom import excuses, rooms
 from classroom.attendance_marks import Mark
-from classroom.demo import DEMO_PASSWORD, add_lesson, seed_demo_school
+from classroom.demo import add_lesson
 from classroom.errors import NotFound
 from classroom.roles import Principal
 from classroom.rooms import Room, RoomTimes
@@ -19,25 +18,12 @@ from classroom.storage.database import Database
 from classroom.storage.models import AttendanceMark, Notice
 from presence import absence, attendance, notices, visits
 from presence.notices import NoticeDispatcher, NoticeView
+from tests.conftest import DEMO_DAY
+from tests.conftest import demo_principal as login
 
-STARTS = dt.datetime(2026, 9, 1, 8, 30, tzinfo=dt.UTC)
+STARTS = dt.datetime.combine(DEMO_DAY, dt.time(8, 30), dt.UTC)
 TIMES = RoomTimes()
 CHECK_AT = STARTS + TIMES.absence_after
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    assert await seed_demo_school(database, today=STARTS.date())
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-async def login(db: Database, username: str) -> Principal:
-    return await people.authenticate(db, username, DEMO_PASSWORD)
 
 
 async def live_room(db: Database) -> Room:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,7 +11,6 @@ import msgpack
 import pytest
 import redis.asyncio as aioredis
 import socketio
-from aiohttp import web
 
 from classroom.roles import Principal, Role
 from classroom.tokens import TokenService
@@ -26,35 +23,8 @@ from tests.clients import (
     seat,
     seated_client,
 )
-from tests.conftest import TEST_SECRET, LiveServer, make_settings, start_server
+from tests.conftest import TEST_SECRET, LiveServer, ServerFactory
 from web.services import SERVICES_KEY
-
-ServerFactory = Callable[..., Awaitable[LiveServer]]
-
-
-@pytest.fixture
-async def custom_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
-    """Starts servers with changed settings; request it before ``clients`` so that the
-    clients close first."""
-    runners: list[web.AppRunner] = []
-
-    async def start(**overrides: Any) -> LiveServer:
-        server, runner = await start_server(make_settings(tmp_path, **overrides))
-        runners.append(runner)
-        return server
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[LiveClient]]:
-    made: list[LiveClient] = []
-    yield made
-    for client in made:
-        if client.sio.connected:
-            await client.close()
 
 
 async def connected(server: LiveServer, clients: list[LiveClient], username: str) -> LiveClient:

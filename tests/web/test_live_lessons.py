@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
-from aiohttp import web
 
 from classroom.join_links import JoinLinks
 from tests.clients import (
@@ -25,36 +21,11 @@ from tests.clients import (
     seat,
     seated_client,
 )
-from tests.conftest import TEST_SECRET, LiveServer, make_settings, start_server
+from tests.conftest import TEST_SECRET, LiveServer, ServerFactory
 from web.services import SERVICES_KEY
 
-ServerFactory = Callable[..., Awaitable[LiveServer]]
 INTEGRATION_KEY = "clinic-integration-key-0123456789"
-
-
-@pytest.fixture
-async def servers(tmp_path: Path) -> AsyncIterator[ServerFactory]:
-    runners: list[web.AppRunner] = []
-
-    async def start(**overrides: Any) -> LiveServer:
-        overrides.setdefault("sweep_interval", 0.2)
-        overrides.setdefault("login_burst", 1000)  # many people sign in from one address
-        server, runner = await start_server(make_settings(tmp_path, **overrides))
-        runners.append(runner)
-        return server
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[LiveClient]]:
-    made: list[LiveClient] = []
-    yield made
-    for client in made:
-        if client.sio.connected:
-            await client.close()
+QUICK = {"sweep_interval": 0.2, "login_burst": 1000}  # many people sign in from one address
 
 
 class Lesson:
@@ -86,9 +57,9 @@ async def refused(client: LiveClient, event: str, payload: dict[str, Any]) -> st
 
 
 async def test_students_wait_in_the_lobby_until_the_teacher_comes(
-    servers: ServerFactory, clients: list[LiveClient]
+    custom_server: ServerFactory, clients: list[LiveClient]
 ) -> None:
-    lesson = await a_lesson(await servers(), clients)
+    lesson = await a_lesson(await custom_server(**QUICK), clients)
     student, joined = await lesson.entered("student")
     assert joined["room"]["status"]["state"] == "open"
     assert joined["room"]["teacher"] is False
@@ -103,9 +74,9 @@ async def test_students_wait_in_the_lobby_until_the_teacher_comes(
 
 
 async def test_the_teacher_locks_mutes_removes_and_ends(
-    servers: ServerFactory, clients: list[LiveClient]
+    custom_server: ServerFactory, clients: list[LiveClient]
 ) -> None:
-    lesson = await a_lesson(await servers(), clients)
+    lesson = await a_lesson(await custom_server(**QUICK), clients)
     teacher, _ = await lesson.entered("teacher")
     student, _ = await lesson.entered("student")
     classmate, _ = await lesson.entered("student-5a-02")
@@ -153,9 +124,9 @@ async def test_the_teacher_locks_mutes_removes_and_ends(
 
 
 async def test_private_messages_reach_only_the_two_people(
-    servers: ServerFactory, clients: list[LiveClient]
+    custom_server: ServerFactory, clients: list[LiveClient]
 ) -> None:
-    lesson = await a_lesson(await servers(), clients)
+    lesson = await a_lesson(await custom_server(**QUICK), clients)
     teacher, joined = await lesson.entered("teacher")
     teacher_id = joined["room"]["me"]["id"]
     student, joined = await lesson.entered("student")
@@ -191,9 +162,9 @@ async def test_private_messages_reach_only_the_two_people(
 
 
 async def test_hands_reactions_and_deleted_messages(
-    servers: ServerFactory, clients: list[LiveClient]
+    custom_server: ServerFactory, clients: list[LiveClient]
 ) -> None:
-    lesson = await a_lesson(await servers(), clients)
+    lesson = await a_lesson(await custom_server(**QUICK), clients)
     teacher, _ = await lesson.entered("teacher")
     student, joined = await lesson.entered("student")
     student_id = joined["room"]["me"]["id"]
@@ -238,9 +209,9 @@ async def test_hands_reactions_and_deleted_messages(
 
 
 async def test_a_resent_message_is_posted_once(
-    servers: ServerFactory, clients: list[LiveClient]
+    custom_server: ServerFactory, clients: list[LiveClient]
 ) -> None:
-    lesson = await a_lesson(await servers(), clients)
+    lesson = await a_lesson(await custom_server(**QUICK), clients)
     await lesson.entered("teacher")
     student, _ = await lesson.entered("student")
     payload = {"lesson_id": lesson.id, "text": "ответ: 42", "client_id": "draft-1"}
@@ -252,8 +223,8 @@ async def test_a_resent_message_is_posted_once(
     assert len(student.received["chat.message"]) == 1
 
 
-async def test_refused_links(servers: ServerFactory, clients: list[LiveClient]) -> None:
-    server = await servers()
+async def test_refused_links(custom_server: ServerFactory, clients: list[LiveClient]) -> None:
+    server = await custom_server(**QUICK)
     lesson = await a_lesson(server, clients)
     other = await a_lesson(server, clients)
     teacher, _ = await lesson.entered("teacher")
@@ -286,9 +257,9 @@ async def test_refused_links(servers: ServerFactory, clients: list[LiveClient]) 
 
 
 async def test_the_teacher_sees_live_attendance_and_gets_the_report(
-    servers: ServerFactory, clients: list[LiveClient]
+    custom_server: ServerFactory, clients: list[LiveClient]
 ) -> None:
-    server = await servers(reconnect_grace=0.5)
+    server = await custom_server(reconnect_grace=0.5, **QUICK)
     lesson = await a_lesson(server, clients)
     teacher, _ = await lesson.entered("teacher")
     student, joined = await lesson.entered("student")
@@ -336,9 +307,9 @@ async def test_the_teacher_sees_live_attendance_and_gets_the_report(
 
 
 async def test_parents_are_told_of_an_absence_live_and_read_only_their_own_notices(
-    servers: ServerFactory, clients: list[LiveClient]
+    custom_server: ServerFactory, clients: list[LiveClient]
 ) -> None:
-    server = await servers(absence_after=0.5)
+    server = await custom_server(absence_after=0.5, **QUICK)
     lesson = await a_lesson(server, clients)
     parent = LiveClient()  # the parent's diary page is open
     clients.append(parent)
@@ -377,9 +348,9 @@ async def test_parents_are_told_of_an_absence_live_and_read_only_their_own_notic
 
 
 async def test_absences_reported_in_advance_and_clinic_notes(
-    servers: ServerFactory, clients: list[LiveClient]
+    custom_server: ServerFactory, clients: list[LiveClient]
 ) -> None:
-    server = await servers(integration_key=INTEGRATION_KEY)
+    server = await custom_server(integration_key=INTEGRATION_KEY, **QUICK)
     parent = await login(server.url, "parent")
     me = await get_json(server.url, "/api/me", parent)
     child = me["children"][0]["id"]
@@ -424,9 +395,9 @@ async def test_absences_reported_in_advance_and_clinic_notes(
 
 
 async def test_one_student_on_two_devices_is_one_attendee(
-    servers: ServerFactory, clients: list[LiveClient]
+    custom_server: ServerFactory, clients: list[LiveClient]
 ) -> None:
-    server = await servers()
+    server = await custom_server(**QUICK)
     lesson = await a_lesson(server, clients)
     teacher, _ = await lesson.entered("teacher")
     phone, joined = await lesson.entered("student")

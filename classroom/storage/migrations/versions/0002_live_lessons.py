@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 09:48:37.878608
+Create Date: 2026-11-23 10:15:25.283003
 """
 
 from __future__ import annotations
@@ -168,6 +168,7 @@ def upgrade() -> None:
         sa.Column("webhook_error", sa.String(length=255), nullable=False),
         sa.Column("next_attempt_at", classroom.storage.models.UtcDateTime(), nullable=False),
         sa.Column("lease_until", classroom.storage.models.UtcDateTime(), nullable=True),
+        sa.Column("lease_owner", sa.String(length=128), nullable=True),
         sa.ForeignKeyConstraint(
             ["lesson_id"],
             ["lesson_occurrence.id"],
