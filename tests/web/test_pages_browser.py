@@ -2,83 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from playwright.async_api import (
-    Browser,
-    BrowserContext,
-    ConsoleMessage,
-    Page,
-    async_playwright,
-    expect,
-)
+from playwright.async_api import Browser, expect
 
 from classroom.demo import DEMO_PASSWORD
+from tests.browser import AXE, Visit, accessibility_violations, sign_in
 from tests.clients import get_json, login
 from tests.conftest import LiveServer
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is required (./dev test installs it)"
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        await launched.close()
-
-
-class Visit:
-    """A browser tab that fails the test on any script error or failed request."""
-
-    def __init__(self, context: BrowserContext, page: Page) -> None:
-        self.context = context
-        self.page = page
-        self.problems: list[str] = []
-        self.expected_statuses: set[int] = set()
-        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        page.on("console", self._console)
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type != "error":
-            return
-        # Chromium logs every 4xx reply as an error; a refusal the test expects is no problem.
-        if any(f"status of {status}" in message.text for status in self.expected_statuses):
-            return
-        self.problems.append(f"console: {message.text}")
-
-
-@pytest.fixture
-async def visit(browser: Browser) -> AsyncIterator[Visit]:
-    context = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 800})
-    made = Visit(context, await context.new_page())
-    yield made
-    await context.close()
-    assert made.problems == [], made.problems
-
-
-async def sign_in(
-    page: Page, server: LiveServer, username: str, password: str = DEMO_PASSWORD
-) -> None:
-    await page.goto(f"{server.url}/")
-    await page.get_by_label("Логин").fill(username)
-    await page.get_by_label("Пароль").fill(password)
-    await page.get_by_role("button", name="Войти").click()
 
 
 async def test_the_teacher_signs_in_and_sees_todays_lessons(
@@ -185,9 +115,9 @@ async def test_pages_fit_a_phone_and_a_panel_waits_for_pairing(
     panel = await browser.new_context(locale="ru-RU", viewport={"width": 1920, "height": 1080})
     page = await panel.new_page()
     await sign_in(page, live_server, "panel")
-    await expect(page.locator("#status")).to_have_text(
-        "Эта панель ждёт, когда учитель подключит её к уроку."
-    )
+    await page.wait_for_url("**/panel")
+    await expect(page.get_by_role("heading", name="Подключите панель к уроку")).to_be_visible()
+    await expect(page.locator("#qr svg")).to_be_visible()
     height = await page.get_by_role("button", name="Выйти").evaluate(
         "b => b.getBoundingClientRect().height"
     )
@@ -207,25 +137,6 @@ async def test_a_forged_token_sends_the_person_back_to_sign_in(
     await expect(page.get_by_role("heading", level=1)).to_have_text("Вход")
     assert await page.evaluate("sessionStorage.getItem('urok.token')") is None
     await context.close()
-
-
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-
-
-async def accessibility_violations(page: Page) -> list[str]:
-    """What axe-core finds against WCAG 2.1 A and AA on the page as it is now."""
-    await page.add_script_tag(path=str(AXE))
-    found = await page.evaluate(
-        """async () => {
-            const result = await axe.run(document, {
-                runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-            });
-            return result.violations.map(
-                v => `${v.id}: ${v.help} at ${v.nodes.map(n => n.target.join(" ")).join(", ")}`
-            );
-        }"""
-    )
-    return list(found)
 
 
 @pytest.mark.parametrize(
@@ -255,7 +166,9 @@ async def test_pages_pass_an_accessibility_audit(
         await page.locator("#username").fill(username)
         await page.locator("#password").fill(DEMO_PASSWORD)
         await page.locator("form button[type=submit]").click()
-        await page.wait_for_url("**/today")
+        await page.wait_for_url("**/panel" if username == "panel" else "**/today")
+        if username == "panel":
+            await expect(page.locator("#qr svg")).to_be_visible()
         await expect(page.locator("#live-text")).to_have_attribute("data-state", "connected")
     assert await accessibility_violations(page) == []
     await context.close()

@@ -5,6 +5,22 @@ const form = document.getElementById("login");
 const errorBox = document.getElementById("error");
 const submit = document.getElementById("submit");
 
+// Where to go after signing in: a page of this site only (never "//host" or "/\\host").
+function nextPage(search = window.location.search) {
+  const wanted = new URLSearchParams(search).get("next");
+  if (!wanted || !wanted.startsWith("/") || wanted.startsWith("//") || wanted.startsWith("/\\")) {
+    return "/today";
+  }
+  let url;
+  try {
+    url = new URL(wanted, window.location.origin);
+  } catch {
+    return "/today";
+  }
+  if (url.origin !== window.location.origin) return "/today";
+  return url.pathname + url.search + url.hash;
+}
+
 function explain(error) {
   if (error.code === "network") return t("error.network");
   if (error.code === "rate_limited") {
@@ -31,7 +47,7 @@ async function signIn(event) {
   try {
     const reply = await api("/api/login", { method: "POST", body: { username, password } });
     session.token = reply.token;
-    window.location.assign("/today");
+    window.location.assign(nextPage());
   } catch (error) {
     errorBox.textContent = explain(error);
     form.password.select();

@@ -1,4 +1,5 @@
-import { applyTexts, currentLanguage, t, toggleLanguage } from "/static/i18n.js";
+import { applyTexts, currentLanguage, hasText, t, toggleLanguage } from "/static/i18n.js";
+import { connectLive, renderLive } from "/static/live.js";
 import { api, session } from "/static/session.js";
 
 const state = {
@@ -6,7 +7,6 @@ const state = {
   lessons: [],
   panel: false,
   error: null,
-  live: "connecting",
   socket: null,
 };
 
@@ -36,8 +36,44 @@ function element(tag, className, text) {
   return made;
 }
 
+function joinAction(lesson, zone) {
+  if (!lesson.online || !lesson.join_url) return null;
+  const when = `: ${lesson.subject}, ${timeRange(lesson, zone)}`;
+  if (state.me.role === "teacher" || state.me.role === "admin") {
+    const button = element("button", "action start", t("today.start"));
+    button.type = "button";
+    button.append(element("span", "visually-hidden", when));
+    button.addEventListener("click", () => startLesson(lesson, button));
+    return button;
+  }
+  const link = element("a", "action button-link join");
+  link.href = lesson.join_url;
+  if (lesson.child) {
+    link.append(t("today.join_child", { name: lesson.child.display_name }));
+  } else {
+    link.append(t("today.join"));
+  }
+  link.append(element("span", "visually-hidden", when));
+  return link;
+}
+
+async function startLesson(lesson, button) {
+  button.disabled = true;
+  setStatus(t("today.starting"));
+  try {
+    const opened = await api(`/api/lessons/${lesson.id}/open`, { method: "POST" });
+    window.location.assign(opened.url);
+  } catch (error) {
+    if (error.status === 401) return signOut();
+    button.disabled = false;
+    const key = "today.start_error." + error.code;
+    setStatus(hasText(key) ? t(key) : t("error.generic", { message: error.message }), "error");
+  }
+}
+
 function lessonItem(lesson, zone, showTeacher) {
   const item = element("li", "lesson");
+  item.dataset.lessonId = lesson.id;
   const time = element("time", "time", timeRange(lesson, zone));
   time.dateTime = lesson.starts_at;
   const body = element("div", "body");
@@ -53,6 +89,11 @@ function lessonItem(lesson, zone, showTeacher) {
     lesson.online ? t("today.online") : t("today.inclass"),
   );
   item.append(time, body, badge);
+  const action = joinAction(lesson, zone);
+  if (action) {
+    item.classList.add("with-action");
+    item.append(action);
+  }
   return item;
 }
 
@@ -97,6 +138,11 @@ function render() {
     return;
   }
   setStatus(state.error ?? "", state.error ? "error" : "muted");
+  document.getElementById("places").hidden = me.role === "panel";
+  document.getElementById("to-diary").hidden = me.role !== "parent";
+  document.getElementById("to-week").hidden = me.role !== "student";
+  document.getElementById("to-journal").hidden = !["teacher", "admin"].includes(me.role);
+  document.getElementById("to-library").hidden = me.role === "panel";
   if (me.role === "parent") {
     me.children.forEach((child, index) => {
       const section = element("section", "child");
@@ -117,37 +163,10 @@ function render() {
   renderLive();
 }
 
-function renderLive() {
-  const text = document.getElementById("live-text");
-  text.dataset.state = state.live;
-  text.textContent = t("live." + state.live);
-  document.getElementById("live").dataset.state = state.live;
-}
-
-function setLive(live) {
-  state.live = live;
-  renderLive();
-}
-
-function connectLive() {
-  if (typeof io !== "function") {
-    setLive("offline");
-    return;
-  }
-  const socket = io({ transports: ["websocket"], auth: { token: session.token } });
-  state.socket = socket;
-  socket.on("connect", () => {
-    setLive("connected");
-    socket.emit("notices.join", {}, () => {});
-  });
-  socket.on("disconnect", () => setLive("reconnecting"));
-  socket.io.on("reconnect_attempt", () => setLive("reconnecting"));
-  socket.on("connect_error", (error) => {
-    if (String(error.data?.code ?? "").startsWith("token_")) {
-      signOut();
-      return;
-    }
-    setLive(socket.active ? "reconnecting" : "offline");
+function connect() {
+  state.socket = connectLive({
+    onConnect: (socket) => socket.emit("notices.join", {}, () => {}),
+    onTokenRefused: signOut,
   });
 }
 
@@ -167,11 +186,14 @@ async function load() {
     state.lessons = (await api("/api/timetable")).lessons;
   } catch (error) {
     if (error.status === 401) return signOut();
-    if (error.code === "no_timetable") state.panel = true;
+    if (error.code === "no_timetable" || error.code === "panel_board_only") {
+      window.location.replace("/panel");
+      return;
+    }
     else state.error = t("error.generic", { message: error.message });
   }
   render();
-  connectLive();
+  connect();
 }
 
 applyTexts();
