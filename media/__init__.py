@@ -1,4 +1,5 @@
 """Video and audio for lessons: a selective forwarding unit on aiortc (forward, never transcode).
 
-Not built yet: lessons are text and board only until this package lands.
+Encoded frames are taken from each publisher's receiver before its decoder and handed to
+subscribers' senders, which only packetize them. See docs/media.md.
 """
