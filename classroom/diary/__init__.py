@@ -1,0 +1,1 @@
+"""The diary service (its own tables, rules and events)."""

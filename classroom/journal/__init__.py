@@ -1,0 +1,1 @@
+"""The journal service (its own tables, rules and events)."""

@@ -1,0 +1,1 @@
+"""The library service (its own tables, rules and events)."""
