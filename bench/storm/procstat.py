@@ -1,0 +1,98 @@
+"""CPU time and memory of server processes, read from /proc; and who listens on a port."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, in seconds (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # fields 14 and 15 of the whole line
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(parts[9])
+    return inodes
+
+
+def listening(pids: list[int], port: int) -> list[int]:
+    """Those of ``pids`` that hold a listening socket on ``port``."""
+    inodes = _listening_inodes(port)
+    found = []
+    for pid in pids:
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        if any(link.startswith("socket:[") and link[8:-1] in inodes for link in links):
+            found.append(pid)
+    return found
+
+
+INFRA = ("postgres", "redis-server")
+
+
+def infra_cpu() -> dict[tuple[str, int], float]:
+    """CPU seconds of every PostgreSQL and Redis process on the machine, by (program, pid)
+    (shared with anything else using them, so read it as an upper bound)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in INFRA:
+            found[(comm, int(entry.name))] = cpu_seconds(int(entry.name))
+    return found
+
+
+def infra_spent(before: dict[tuple[str, int], float]) -> dict[str, float]:
+    """CPU used by PostgreSQL and Redis since ``before`` (new processes from 0; processes
+    that ended in between are not counted)."""
+    totals = dict.fromkeys(INFRA, 0.0)
+    for (comm, pid), now in infra_cpu().items():
+        totals[comm] += now - before.get((comm, pid), 0.0)
+    return {name: round(value, 2) for name, value in totals.items()}

@@ -1,0 +1,227 @@
+"""One virtual student: connects with its token, joins its lesson with its link, follows the
+room's events by offset, and comes back with ``since`` when its connection drops."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any
+
+from bench.storm.plan import Arrival, ClientTuning, Seat, Target
+from bench.storm.socketio_wire import AckTimeout, Refused, SocketIO
+from bench.storm.tally import Tally
+from bench.storm.wire import HandshakeFailed, WireClosed
+
+CHAT_PREFIX = "storm"
+
+
+def chat_text(kind: str) -> str:
+    """A chat text carrying its send time, so that receivers measure delivery latency."""
+    return f"{CHAT_PREFIX} {time.time():.6f} {kind}"
+
+
+def failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, Refused):
+        return f"refused:{exc.code}"
+    if isinstance(exc, AckTimeout | TimeoutError):
+        return "timeout"
+    if isinstance(exc, HandshakeFailed):
+        return "handshake"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection_refused"
+    if isinstance(exc, WireClosed | ConnectionError):
+        return "closed"
+    if isinstance(exc, OSError):
+        return f"os:{exc.errno}"
+    return type(exc).__name__
+
+
+class JoinRefused(Exception):
+    """``room.join`` answered with an error."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class Student:
+    def __init__(
+        self, seat: Seat, target: Target, source: str, tally: Tally, tuning: ClientTuning
+    ) -> None:
+        self.seat = seat
+        self._target = target
+        self._source = source
+        self._tally = tally
+        self._tuning = tuning
+        self.conn: SocketIO | None = None
+        self.joined = False
+        self.last_offset: int | None = None
+        self._offsets: set[int] = set()
+        self._chat_ids: set[str] = set()
+        self.got_after = False
+        self.ready = asyncio.Event()  # connected and in the room
+        self.kill_armed = False  # drops from now on count as the reconnect storm
+        self.stopping = False
+
+    # -- events -----------------------------------------------------------------------
+
+    def on_event(self, name: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            return
+        if name == "channel.reload":
+            self._tally.reloads += 1
+            return
+        offset = data.get("offset")
+        if isinstance(offset, int):
+            self.apply(name, offset, data.get("data"))
+
+    def apply(self, name: str, offset: int, data: Any) -> None:
+        """Apply one room event once, in the documented way: by offset."""
+        if offset in self._offsets:
+            self._tally.wire_repeats += 1
+            return
+        self._offsets.add(offset)
+        if self.last_offset is None or offset > self.last_offset:
+            self.last_offset = offset
+        if name == "chat.message" and isinstance(data, dict):
+            self._take_message(data)
+
+    def _take_message(self, data: dict[str, Any]) -> None:
+        message_id = str(data.get("id"))
+        if message_id in self._chat_ids:
+            self._tally.duplicated += 1
+            return
+        self._chat_ids.add(message_id)
+        parts = str(data.get("text", "")).split(" ")
+        if len(parts) != 3 or parts[0] != CHAT_PREFIX:
+            return
+        if parts[2].startswith("c"):
+            self._tally.deliveries += 1
+            self._tally.delivery_ms.append((time.time() - float(parts[1])) * 1000)
+        elif parts[2] == "after" and not self.got_after:
+            self.got_after = True
+            self._tally.after_received += 1
+
+    # -- joining ------------------------------------------------------------------------
+
+    async def _enter(self, since: int | None) -> None:
+        conn = await SocketIO.connect(
+            self._target.host,
+            self._target.port,
+            {"token": self.seat.token},
+            self.on_event,
+            source=self._source,
+            timeout=self._tuning.join_timeout,
+        )
+        payload: dict[str, Any] = {"lesson_id": self.seat.lesson_id, "link": self.seat.link}
+        if since is not None:
+            payload["since"] = since
+        try:
+            reply = await conn.call("room.join", payload, self._tuning.join_timeout)
+            if not isinstance(reply, dict) or not reply.get("ok"):
+                error = reply.get("error") if isinstance(reply, dict) else None
+                code = error.get("code") if isinstance(error, dict) else None
+                raise JoinRefused(str(code or "bad_reply"))
+            stream = (reply.get("data") or {}).get("stream") or {}
+            room = (reply.get("data") or {}).get("room") or {}
+        except BaseException:
+            conn.abort()
+            raise
+        if stream.get("reload"):
+            # The history no longer reaches back: take the room's state from the snapshot
+            # (its stored messages), as the lesson page does, then continue live.
+            self._tally.reloads += 1
+            for message in room.get("messages") or []:
+                if isinstance(message, dict) and str(message.get("id")) not in self._chat_ids:
+                    self._take_message(message)
+        for item in sorted(stream.get("events") or [], key=lambda e: e.get("offset", 0)):
+            if isinstance(item, dict) and isinstance(item.get("offset"), int):
+                self.apply(str(item.get("event")), item["offset"], item.get("data"))
+        head = stream.get("offset")
+        if isinstance(head, int) and (self.last_offset is None or head > self.last_offset):
+            self.last_offset = head
+        self.conn = conn
+        self.ready.set()
+
+    async def arrive(self, arrival: Arrival, started_at: float) -> None:
+        """The first join, timed from the scheduled arrival (open loop)."""
+        scheduled = started_at + arrival.at
+        try:
+            await self._enter(None)
+        except JoinRefused as exc:
+            self._tally.failed[f"join:{exc.code}"] += 1
+            return
+        except Exception as exc:
+            self._tally.failed[failure_reason(exc)] += 1
+            return
+        self.joined = True
+        self._tally.joined += 1
+        self._tally.join_samples.append((arrival.at, (time.time() - scheduled) * 1000))
+        await self._stay()
+
+    async def _stay(self) -> None:
+        """Hold the connection; come back with ``since`` whenever it drops."""
+        while not self.stopping:
+            assert self.conn is not None
+            await self.conn.closed.wait()
+            self.ready.clear()
+            if self.stopping:
+                return
+            if self.kill_armed:
+                self._tally.dropped += 1
+            else:
+                self._tally.drops_before_kill += 1
+            await self._come_back()
+
+    async def _come_back(self) -> None:
+        attempt = 0
+        while not self.stopping:
+            ceiling = min(self._tuning.backoff_cap, self._tuning.backoff_base * 2**attempt)
+            await asyncio.sleep(random.uniform(0, ceiling))
+            try:
+                await self._enter(self.last_offset)
+            except JoinRefused as exc:
+                self._tally.reconnect_errors[f"join:{exc.code}"] += 1
+            except Exception as exc:
+                self._tally.reconnect_errors[failure_reason(exc)] += 1
+            else:
+                if self.kill_armed:
+                    self._tally.resumed += 1
+                    self._tally.last_back_at = time.time()
+                return
+            attempt += 1
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def send_chat(self, kind: str, client_id: str, attempts: int = 20) -> bool:
+        """One chat message; resent with the same ``client_id`` (so the server keeps it once)
+        after a drop, a timeout or an error reply, as a real client would."""
+        for attempt in range(attempts):
+            if self.stopping:
+                return False
+            await self.ready.wait()
+            assert self.conn is not None
+            payload = {
+                "lesson_id": self.seat.lesson_id,
+                "text": chat_text(kind),
+                "client_id": client_id,
+            }
+            try:
+                reply = await self.conn.call("chat.send", payload, self._tuning.join_timeout)
+            except Exception as exc:
+                self._tally.chat_failed[failure_reason(exc)] += 1
+            else:
+                if isinstance(reply, dict) and reply.get("ok"):
+                    return True
+                error = reply.get("error") if isinstance(reply, dict) else None
+                code = error.get("code") if isinstance(error, dict) else None
+                self._tally.chat_failed[str(code or "bad_reply")] += 1
+            await asyncio.sleep(random.uniform(0, min(5.0, 0.5 * 2**attempt)))
+        return False
+
+    def close(self) -> None:
+        self.stopping = True
+        self.ready.set()
+        if self.conn is not None:
+            self.conn.abort()

@@ -1,0 +1,65 @@
+"""A small storm through the real command line: every student joins, every chat message
+arrives, and after a worker is killed everyone comes back with nothing lost or repeated."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+STUDENTS = 600
+
+
+@pytest.mark.timeout(120)
+def test_small_storm_report(tmp_path: Path) -> None:
+    report_path = tmp_path / "storm.json"
+    summary_path = tmp_path / "storm.md"
+    command = [
+        sys.executable,
+        "-m",
+        "web.cli",
+        "bench",
+        "storm",
+        f"--students={STUDENTS}",
+        "--workers=2",
+        "--rate=400",
+        "--ramp=1",
+        "--chat-rounds=1",
+        "--hold=0.5",
+        "--baselines=raw",
+        "--timeout=100",
+        f"--json={report_path}",
+        f"--markdown={summary_path}",
+    ]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=110)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+
+    assert report["students"] == STUDENTS
+    assert report["joins_ok"] == STUDENTS
+    assert report["joins_failed"] == {}
+    assert set(report["join_latency_ms"]) == {"p50", "p95", "p99", "p999"}
+    assert report["joins_per_server_cpu_s"] > 0
+    assert report["rss_kb_per_conn"] is not None
+
+    deliveries = report["deliveries"]
+    assert deliveries["expected"] == STUDENTS  # one message per room of 30, 20 rooms
+    assert deliveries["received"] == deliveries["expected"]
+    assert report["deliveries_per_server_cpu_s"] > 0
+
+    reconnect = report["reconnect"]
+    assert reconnect["clients"] > 0
+    assert reconnect["resumed"] == reconnect["clients"]
+    assert reconnect["lost"] == 0
+    assert reconnect["duplicated"] == 0
+    assert reconnect["after_kill_receipts"] == reconnect["after_kill_expected_receipts"]
+    assert reconnect["connected_at_end"] == STUDENTS
+
+    raw = report["baseline_raw"]
+    assert raw["joins_ok"] == STUDENTS
+    assert raw["deliveries"]["received"] == raw["deliveries"]["expected"]
+    assert report["gc"] == {"thresholds": "100000,50,100", "freeze": True}
+    assert "| urok |" in summary_path.read_text()
