@@ -1,0 +1,76 @@
+"""A recording made and played from the pages in a real Chromium with a fake camera: the
+teacher records about ten seconds, the student sees that the lesson is recorded and writes in
+the chat, then plays the recording and sees the message when the video reaches it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from playwright.async_api import Browser, expect
+
+from classroom.demo import add_lesson
+from tests.clients import get_json, login
+from tests.conftest import ServerFactory
+from tests.web.test_lesson_pages import QUICK, People, join_from_today, send_chat
+from tests.web.test_lesson_video import media_browser  # noqa: F401  (the fixture)
+from web.services import SERVICES_KEY
+
+MESSAGE = "Вопрос во время записи"
+
+
+async def test_a_lesson_is_recorded_and_played_with_its_chat(
+    custom_server: ServerFactory,
+    media_browser: Browser,  # noqa: F811
+) -> None:
+    server = await custom_server(media_loopback_only=True, **QUICK)
+    starts_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    lesson_id = await add_lesson(server.app[SERVICES_KEY].db, starts_at=starts_at)
+    people = People(media_browser, server)
+    try:
+        teacher = await people.tab("teacher", bypass_csp=True)
+        await teacher.locator(f'li[data-lesson-id="{lesson_id}"] button.start').click()
+        await teacher.wait_for_url(f"**/lesson/{lesson_id}")
+        camera = teacher.get_by_role("button", name="Камера и микрофон")
+        await camera.click()
+        await expect(camera).to_have_attribute("aria-pressed", "true")
+        student = await people.tab("student")
+        await join_from_today(student, lesson_id)
+        await expect(student.locator("#recording-badge")).to_be_hidden()
+
+        record = teacher.get_by_role("button", name="Записывать урок")
+        await record.click()
+        await expect(teacher.locator("#record")).to_have_attribute("aria-pressed", "true")
+        await expect(student.locator("#recording-badge")).to_have_text("● Идёт запись урока")
+        await student.wait_for_timeout(4000)
+        await send_chat(student, MESSAGE)
+        await student.wait_for_timeout(6000)
+        await teacher.get_by_role("button", name="Остановить запись").click()
+        await expect(student.locator("#recording-badge")).to_be_hidden()
+        saved = teacher.get_by_role("link", name="Запись сохранена: открыть")
+        await expect(saved).to_have_attribute("href", re.compile(r"^/recording/\d+$"))
+
+        token = await login(server.url, "student")
+        listing = await get_json(server.url, f"/api/lessons/{lesson_id}/recordings", token)
+        (recording,) = listing["recordings"]
+        assert 9 <= recording["duration"] <= 12, recording
+
+        await student.goto(f"{server.url}/recording/{recording['id']}")
+        video = student.locator("#recording-video")
+        await student.wait_for_function(
+            "() => document.getElementById('recording-video').readyState >= 1", timeout=20000
+        )
+        duration = await video.evaluate("(v) => v.duration")
+        assert duration == float("inf") or 8 <= duration <= 13, duration
+        message = student.locator("#recording-chat li", has_text=MESSAGE)
+        await expect(message).to_be_hidden()  # sent about four seconds in
+        await video.evaluate("(v) => { v.muted = true; v.currentTime = 7; }")
+        await expect(message).to_be_visible()
+        await video.evaluate("(v) => { v.currentTime = 1; }")
+        await expect(message).to_be_hidden()
+        await video.evaluate("(v) => { v.currentTime = 0; return v.play(); }")
+        await expect(message).to_be_visible(timeout=12000)  # playing reaches it
+        frames = await video.evaluate("(v) => v.getVideoPlaybackQuality().totalVideoFrames")
+        assert frames > 0
+    finally:
+        await people.close()
