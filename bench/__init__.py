@@ -1,4 +1,1 @@
-"""Load and capacity harnesses (``urok bench …``).
-
-Not built yet.
-"""
+"""Load and capacity harnesses (``urok bench …``)."""

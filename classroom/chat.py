@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from classroom.errors import Forbidden, InvalidInput, NotFound
@@ -22,6 +23,10 @@ from classroom.storage.database import Database
 from classroom.storage.models import ChatMessage, Person
 
 HISTORY_LIMIT = 200
+
+# Aliases are made once: making one copies every column of the table.
+_AUTHOR = aliased(Person, name="author")
+_RECIPIENT = aliased(Person, name="recipient")
 
 
 class MessageView(msgspec.Struct, frozen=True):
@@ -149,6 +154,12 @@ async def _by_client_id(
 
 
 async def history(db: Database, room: Room, viewer: Principal) -> list[MessageView]:
+    """The latest messages the viewer may read, oldest first (see ``history_in``)."""
+    async with db.session() as session:
+        return await history_in(session, room, viewer)
+
+
+async def history_in(session: AsyncSession, room: Room, viewer: Principal) -> list[MessageView]:
     """The latest messages the viewer may read, oldest first: the room's, and the private
     ones they wrote or received (the teacher reads every private message of the lesson)."""
     conditions = [ChatMessage.lesson_id == room.lesson.id, ChatMessage.deleted_at.is_(None)]
@@ -160,15 +171,29 @@ async def history(db: Database, room: Room, viewer: Principal) -> list[MessageVi
                 ChatMessage.author_id == viewer.person_id,
             )
         )
-    return await _views(db, *conditions, limit=HISTORY_LIMIT)
+    return await _views_in(session, *conditions, limit=HISTORY_LIMIT)
 
 
 async def _views(db: Database, *conditions: object, limit: int = 1) -> list[MessageView]:
-    author = aliased(Person)
-    recipient = aliased(Person)
+    async with db.session() as session:
+        return await _views_in(session, *conditions, limit=limit)
+
+
+async def _views_in(
+    session: AsyncSession, *conditions: object, limit: int = 1
+) -> list[MessageView]:
+    author, recipient = _AUTHOR, _RECIPIENT
     query = (
         select(
-            ChatMessage,
+            ChatMessage.id,
+            ChatMessage.lesson_id,
+            ChatMessage.author_id,
+            ChatMessage.recipient_id,
+            ChatMessage.text,
+            ChatMessage.sent_at,
+            ChatMessage.client_id,
+            ChatMessage.offset,
+            ChatMessage.seq,
             author.display_name,
             author.role,
             recipient.display_name,
@@ -180,26 +205,27 @@ async def _views(db: Database, *conditions: object, limit: int = 1) -> list[Mess
         .order_by(ChatMessage.sent_at.desc(), ChatMessage.seq.desc())
         .limit(limit)
     )
-    async with db.session() as session:
-        rows = (await session.execute(query)).all()
+    rows = (await session.execute(query)).all()
     room_messages: list[tuple[int, int, MessageView]] = []
     private_messages: list[tuple[int, MessageView]] = []
-    for message, author_name, author_role, to_name, to_role in reversed(rows):
-        view = MessageView(
-            id=message.id,
-            lesson_id=message.lesson_id,
-            author=Author(message.author_id, author_name, author_role),
-            text=message.text,
-            sent_at=message.sent_at,
-            to=None
-            if message.recipient_id is None
-            else Author(message.recipient_id, to_name, to_role),
-            client_id=message.client_id,
+    for row in reversed(rows):
+        (message_id, lesson_id, author_id, recipient_id, text, sent_at, client_id, offset, seq) = (
+            row[:9]
         )
-        if message.recipient_id is None:
-            room_messages.append((message.offset or 0, message.seq, view))
+        author_name, author_role, to_name, to_role = row[9:]
+        view = MessageView(
+            id=message_id,
+            lesson_id=lesson_id,
+            author=Author(author_id, author_name, author_role),
+            text=text,
+            sent_at=sent_at,
+            to=None if recipient_id is None else Author(recipient_id, to_name, to_role),
+            client_id=client_id,
+        )
+        if recipient_id is None:
+            room_messages.append((offset or 0, seq, view))
         else:
-            private_messages.append((message.seq, view))
+            private_messages.append((seq, view))
     return _in_delivery_order(room_messages, private_messages)
 
 

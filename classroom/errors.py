@@ -50,3 +50,16 @@ class RateLimited(DomainError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Overloaded(RateLimited):
+    """This node has more of this work queued than it can serve in time; try again after
+    ``retry_after`` seconds (possibly on another node)."""
+
+    code = "overloaded"
+
+
+class Conflict(DomainError):
+    """The object changed since the caller read it (e.g. correcting an old grade version)."""
+
+    code = "conflict"

@@ -7,6 +7,7 @@ import datetime as dt
 
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.errors import Forbidden
 from classroom.roles import Principal
@@ -49,10 +50,14 @@ async def set_hand(
 async def raised_hands(db: Database, lesson_id: int) -> list[HandView]:
     """Hands up now, in the order they were raised."""
     async with db.session() as session:
-        rows = await session.execute(
-            select(RaisedHand.person_id, Person.display_name, RaisedHand.raised_at)
-            .join(Person, Person.id == RaisedHand.person_id)
-            .where(RaisedHand.lesson_id == lesson_id)
-            .order_by(RaisedHand.raised_at)
-        )
-        return [HandView(person, name, True, at) for person, name, at in rows.all()]
+        return await raised_hands_in(session, lesson_id)
+
+
+async def raised_hands_in(session: AsyncSession, lesson_id: int) -> list[HandView]:
+    rows = await session.execute(
+        select(RaisedHand.person_id, Person.display_name, RaisedHand.raised_at)
+        .join(Person, Person.id == RaisedHand.person_id)
+        .where(RaisedHand.lesson_id == lesson_id)
+        .order_by(RaisedHand.raised_at)
+    )
+    return [HandView(person, name, True, at) for person, name, at in rows.all()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import time
 from dataclasses import dataclass
 
 import msgspec
@@ -22,8 +23,10 @@ from classroom.roles import Principal, Role
 from classroom.storage.database import Database
 from classroom.storage.models import (
     Enrolment,
+    JoinLinkGeneration,
     LessonOccurrence,
     LessonRoom,
+    PanelBinding,
     Person,
     RoomExclusion,
     SchoolClass,
@@ -31,6 +34,9 @@ from classroom.storage.models import (
 )
 
 MAX_CHAT_LENGTH = 2000
+
+# Aliases are made once: making one copies every column of the table.
+_TEACHER = aliased(Person, name="teacher")
 
 
 class RoomState(enum.StrEnum):
@@ -134,6 +140,11 @@ def staff_channel(lesson_id: int) -> str:
     return f"room:{lesson_id}:staff"
 
 
+def ink_channel(lesson_id: int) -> str:
+    """The bus channel of strokes while they are drawn and the laser pointer (not kept)."""
+    return f"room:{lesson_id}:ink"
+
+
 def user_channel(person_id: int) -> str:
     """The bus channel of one person's live notices and private messages."""
     return f"user:{person_id}"
@@ -141,7 +152,7 @@ def user_channel(person_id: int) -> str:
 
 async def load_room(db: Database, lesson_id: int, school_id: int) -> Room:
     """The room of a lesson of the caller's school; ``NotFound`` for any other."""
-    teacher = aliased(Person)
+    teacher = _TEACHER
     async with db.session() as session:
         row = (
             await session.execute(
@@ -209,6 +220,34 @@ async def is_enrolled(db: Database, student_id: int, class_id: int) -> bool:
     return found is not None
 
 
+async def _entry_facts(
+    db: Database, lesson: LessonFacts, student_id: int
+) -> tuple[bool, int, bool]:
+    """In one query: is the student in the lesson's class, their link's generation, and
+    whether the teacher removed them."""
+    enrolled = (
+        select(Enrolment.student_id)
+        .where(Enrolment.student_id == student_id, Enrolment.class_id == lesson.class_id)
+        .exists()
+    )
+    generation = (
+        select(JoinLinkGeneration.generation)
+        .where(
+            JoinLinkGeneration.lesson_id == lesson.id,
+            JoinLinkGeneration.person_id == student_id,
+        )
+        .scalar_subquery()
+    )
+    excluded = (
+        select(RoomExclusion.person_id)
+        .where(RoomExclusion.lesson_id == lesson.id, RoomExclusion.person_id == student_id)
+        .exists()
+    )
+    async with db.session() as session:
+        row = (await session.execute(select(enrolled, generation, excluded))).one()
+    return bool(row[0]), int(row[1] or 0), bool(row[2])
+
+
 async def check_entry(
     db: Database,
     links: join_links.JoinLinks,
@@ -227,23 +266,34 @@ async def check_entry(
         raise Forbidden("this lesson has ended", code="room_ended")
     if is_teacher(room, principal):
         return
-    if principal.role is not Role.STUDENT or not await is_enrolled(
-        db, principal.person_id, room.lesson.class_id
-    ):
+    if principal.role is Role.PANEL:
+        if not await panel_bound_to(db, principal.person_id, room.lesson.id):
+            raise Forbidden("pair this panel with the lesson first", code="panel_not_paired")
+        return
+    if principal.role is not Role.STUDENT:
+        raise Forbidden("you are not a participant of this lesson", code="not_a_participant")
+    enrolled, current, excluded = await _entry_facts(db, room.lesson, principal.person_id)
+    if not enrolled:
         raise Forbidden("you are not a participant of this lesson", code="not_a_participant")
     if link is None:
         raise Forbidden("open the lesson from its join link", code="link_required")
     claims = links.read(link, now=now)
-    async with db.session() as session:
-        current = await join_links.generation(session, room.lesson.id, principal.person_id)
-        excluded = await session.get(RoomExclusion, (room.lesson.id, principal.person_id))
     join_links.check_claims(claims, room.lesson.id, principal.person_id, current)
-    if excluded is not None:
+    if excluded:
         raise Forbidden("the teacher has removed you from this lesson", code="removed")
     if state is RoomState.SCHEDULED:
         raise Forbidden("this lesson has not opened yet", code="room_not_open")
     if room.switches.locked:
         raise Forbidden("the teacher has locked this lesson", code="room_locked")
+
+
+async def panel_bound_to(db: Database, panel_id: int, lesson_id: int) -> bool:
+    """Whether a classroom panel is bound to this lesson (see ``classroom.panels``)."""
+    async with db.session() as session:
+        bound = await session.scalar(
+            select(PanelBinding.lesson_id).where(PanelBinding.panel_id == panel_id)
+        )
+    return bound == lesson_id
 
 
 async def _room_row(session: AsyncSession, lesson_id: int) -> LessonRoom:
@@ -335,11 +385,6 @@ async def revoke_link(db: Database, principal: Principal, room: Room, person_id:
     return await join_links.revoke(db, room.lesson.id, person_id)
 
 
-async def author(db: Database, principal: Principal) -> Author:
-    """How the caller appears in a room (name and role only)."""
-    return await author_of(db, principal.person_id)
-
-
 async def author_of(db: Database, person_id: int) -> Author:
     """How a person appears in a room (name and role only)."""
     async with db.session() as session:
@@ -351,3 +396,25 @@ async def author_of(db: Database, person_id: int) -> Author:
     if row is None:
         raise NotFound("this account no longer exists", code="account_not_found")
     return Author(id=person_id, display_name=row[0], role=row[1])
+
+
+class Authors:
+    """How people appear in rooms, read from the database at most once a minute per person
+    (names rarely change, and every join and message needs one)."""
+
+    def __init__(self, db: Database, *, ttl_seconds: float = 60.0, size: int = 100_000) -> None:
+        self._db = db
+        self._ttl = ttl_seconds
+        self._size = size
+        self._known: dict[int, tuple[float, Author]] = {}
+
+    async def of(self, person_id: int) -> Author:
+        now = time.monotonic()
+        known = self._known.get(person_id)
+        if known is not None and now - known[0] < self._ttl:
+            return known[1]
+        found = await author_of(self._db, person_id)
+        if len(self._known) >= self._size:
+            self._known.pop(next(iter(self._known)))
+        self._known[person_id] = (now, found)
+        return found

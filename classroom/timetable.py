@@ -30,6 +30,9 @@ from classroom.storage.models import (
 
 MAX_RANGE_DAYS = 62
 
+# Aliases are made once: making one copies every column of the table.
+_TEACHER = aliased(Person, name="teacher")
+
 
 class LessonView(msgspec.Struct, frozen=True):
     """A lesson as a timetable shows it; ``child`` says which child it concerns (parents)."""
@@ -55,7 +58,7 @@ def check_range(date_from: dt.date, date_to: dt.date) -> None:
 
 
 def _lesson_query(date_from: dt.date, date_to: dt.date) -> Select[*tuple[Any, ...]]:
-    teacher = aliased(Person)
+    teacher = _TEACHER
     return (
         select(
             LessonOccurrence.id,

@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 LOOK_BACK = dt.timedelta(days=1)
 
 
-async def check_due_lessons(db: Database, *, now: dt.datetime, times: RoomTimes) -> int:
-    """Check every lesson that is due; return how many this call checked."""
+async def check_due_lessons(db: Database, *, now: dt.datetime, times: RoomTimes) -> list[int]:
+    """Check every lesson that is due; return the ids of those this call checked."""
     async with db.session() as session:
         due = (
             await session.execute(
@@ -50,11 +50,11 @@ async def check_due_lessons(db: Database, *, now: dt.datetime, times: RoomTimes)
                 )
             )
         ).all()
-    checked = 0
+    checked = []
     for lesson_id, school_id in due:
         room = await load_room(db, lesson_id, school_id)
         if await _check(db, room, now=now, times=times):
-            checked += 1
+            checked.append(lesson_id)
     return checked
 
 
@@ -105,6 +105,15 @@ async def _check(db: Database, room: Room, *, now: dt.datetime, times: RoomTimes
         await session.commit()
     log.info("lesson %d checked: %d of %d absent", lesson.id, absent, len(students))
     return True
+
+
+CLOCK_SKEW = dt.timedelta(seconds=5)
+
+
+def may_have_run(lesson: LessonFacts, now: dt.datetime, times: RoomTimes) -> bool:
+    """Whether the lesson's check may have run by ``now`` on any node (whose clocks may be a
+    few seconds ahead); before that an arriving student needs no look at the marks."""
+    return now + CLOCK_SKEW >= lesson.starts_at + times.absence_after
 
 
 async def student_arrived(

@@ -50,25 +50,23 @@ async def arrive(
 ) -> bool:
     """Record a connection entering a room; ``True`` if the person was not there before
     (on any device, on any node)."""
+    fresh_since = now - STALE_AFTER
     async with db.session() as session:
-        already = await session.scalar(
-            select(func.count())
-            .select_from(RoomVisit)
-            .where(
-                RoomVisit.lesson_id == lesson_id,
-                RoomVisit.person_id == person_id,
-                RoomVisit.connection_id != connection_id,
-                _open_and_fresh(now),  # type: ignore[arg-type]
+        open_visits = (
+            await session.execute(
+                select(RoomVisit.connection_id, RoomVisit.seen_at).where(
+                    RoomVisit.lesson_id == lesson_id,
+                    RoomVisit.person_id == person_id,
+                    RoomVisit.left_at.is_(None),
+                )
             )
+        ).all()
+        already = any(
+            connection != connection_id and seen_at >= fresh_since
+            for connection, seen_at in open_visits
         )
-        existing = await session.scalar(
-            select(RoomVisit.id).where(
-                RoomVisit.lesson_id == lesson_id,
-                RoomVisit.connection_id == connection_id,
-                RoomVisit.left_at.is_(None),
-            )
-        )
-        if existing is None:
+        existing = any(connection == connection_id for connection, _seen in open_visits)
+        if not existing:
             session.add(
                 RoomVisit(
                     lesson_id=lesson_id,

@@ -74,6 +74,7 @@ class Route(Generic[PayloadT]):
     handler: Callable[[Call, PayloadT], Awaitable[Any]]
     rate: Rate | None
     summary: str
+    own_budget: bool = False
 
 
 @dataclass(slots=True)
@@ -95,6 +96,7 @@ class EventRouter:
         event_burst: float = 40.0,
     ) -> None:
         self._routes: dict[str, Route[Any]] = {}
+        self._gate: Callable[[Call], None] | None = None
         self._translate = translate_error
         self._events_per_second = events_per_second
         self._event_burst = event_burst
@@ -107,11 +109,22 @@ class EventRouter:
         *,
         rate: Rate | None = None,
         summary: str = "",
+        own_budget: bool = False,
     ) -> None:
-        """Route ``name`` to ``handler`` after converting the payload to ``payload_type``."""
+        """Route ``name`` to ``handler`` after converting the payload to ``payload_type``.
+
+        An event with ``own_budget`` (a stream, such as ink while drawing) is limited by its
+        own ``rate`` only and does not use up the connection's overall budget.
+        """
         if name in self._routes:
             raise ValueError(f"event {name!r} is registered twice")
-        self._routes[name] = Route(name, payload_type, handler, rate, summary)
+        if own_budget and rate is None:
+            raise ValueError("an event with its own budget needs a rate")
+        self._routes[name] = Route(name, payload_type, handler, rate, summary, own_budget)
+
+    def gate(self, check: Callable[[Call], None]) -> None:
+        """Run ``check`` before every handler; it refuses a call by raising."""
+        self._gate = check
 
     @property
     def routes(self) -> dict[str, Route[Any]]:
@@ -137,11 +150,13 @@ class EventRouter:
             return reply.as_reply()
 
     async def _run(self, call: Call, args: tuple[Any, ...], limits: ConnectionLimits) -> Any:
-        if not limits.overall.take():
-            raise EventError("rate_limited", "too many events: slow down")
         route = self._routes.get(call.event)
+        if (route is None or not route.own_budget) and not limits.overall.take():
+            raise EventError("rate_limited", "too many events: slow down")
         if route is None:
             raise EventError("unknown_event", f"there is no event named {call.event[:64]!r}")
+        if self._gate is not None:
+            self._gate(call)
         if route.rate is not None:
             bucket = limits.per_event.get(route.name)
             if bucket is None:

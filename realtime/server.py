@@ -133,6 +133,10 @@ class RealtimeServer:
     def use_bus(self, bus: Bus) -> None:
         self.bus = bus
 
+    def is_connected(self, sid: str) -> bool:
+        """Whether the connection is still open on this node."""
+        return sid in self._connections
+
     def on_disconnect(self, hook: DisconnectHook) -> None:
         self._disconnect_hooks.append(hook)
 

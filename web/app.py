@@ -11,21 +11,30 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from classroom.boards.store import Boards
 from classroom.demo import ensure_lesson_now, seed_demo_school
 from classroom.errors import DomainError, Unauthenticated
 from classroom.join_links import JoinLinks
+from classroom.outbox import OutboxEvents, OutboxRelay
 from classroom.roles import Principal
-from classroom.rooms import user_channel
+from classroom.rooms import room_channel, user_channel
 from classroom.storage.database import Database
 from classroom.tokens import TokenService
+from media.server import MediaServer
 from presence.notices import NOTICE_EVENT, NoticeDispatcher, NoticeView
 from realtime.bus import create_bus
+from realtime.bus.rpc import RedisRequests
 from realtime.ratelimit import KeyedLimiter
 from realtime.router import EventRouter
 from realtime.server import RealtimeServer
 from web import errors, pages
+from web.api.boards import BOARD_ENDPOINTS
+from web.api.diary import DIARY_ENDPOINTS
 from web.api.endpoints import ENDPOINTS
+from web.api.journal import JOURNAL_ENDPOINTS
 from web.api.lessons import LESSON_ENDPOINTS
+from web.api.library import LIBRARY_ENDPOINTS
+from web.api.recordings import RECORDING_ENDPOINTS
 from web.api.spec import (
     Endpoint,
     ErrorDetail,
@@ -36,6 +45,8 @@ from web.api.spec import (
 )
 from web.background import BackgroundWork
 from web.events import register_events
+from web.linked_services import wire_linked_services
+from web.media_rooms import MediaOps, MediaRooms
 from web.room_events import member_key
 from web.services import SERVICES_KEY, Services
 from web.settings import Settings
@@ -123,6 +134,7 @@ def create_app(settings: Settings) -> web.Application:
         tokens=tokens,
         links=links,
         realtime=realtime,
+        boards=Boards(db),
         login_by_address=KeyedLimiter(
             settings.login_burst / settings.login_window_seconds, settings.login_burst
         ),
@@ -130,7 +142,19 @@ def create_app(settings: Settings) -> web.Application:
             settings.login_burst / settings.login_window_seconds, settings.login_burst * 2
         ),
     )
+    services.events = OutboxEvents(db, lambda: services.wake_background(), lambda: services.clock())
+    if settings.media_workers:
+        requests = RedisRequests(settings.bus_url, prefix=settings.bus_prefix)
+        services.media_rooms = MediaRooms(requests=requests, workers=settings.media_workers)
+    else:
+        services.media = MediaServer(settings.media)
+
+        async def announce(lesson_id: int, event: str, data: Any) -> None:
+            await realtime.publish(room_channel(lesson_id), event, data)
+
+        services.media_rooms = MediaRooms(ops=MediaOps(services.media, announce))
     register_events(router, services)
+    wire_linked_services(services)
 
     app = web.Application(middlewares=[security_headers, error_middleware], client_max_size=1 << 20)
     app[SERVICES_KEY] = services
@@ -152,6 +176,11 @@ def create_app(settings: Settings) -> web.Application:
     endpoints = [
         *ENDPOINTS,
         *LESSON_ENDPOINTS,
+        *BOARD_ENDPOINTS,
+        *JOURNAL_ENDPOINTS,
+        *DIARY_ENDPOINTS,
+        *LIBRARY_ENDPOINTS,
+        *RECORDING_ENDPOINTS,
         Endpoint(
             "GET",
             "/api/openapi.json",
@@ -174,7 +203,10 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _disconnect_clients(app: web.Application) -> None:
     """Close live connections first, so that shutdown does not wait on open WebSockets."""
-    await app[SERVICES_KEY].realtime.close()
+    services = app[SERVICES_KEY]
+    await services.realtime.close()
+    if services.media is not None:
+        await services.media.close()
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -193,6 +225,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     )
     await bus.start()
     services.realtime.use_bus(bus)
+    requests = services.media_rooms.requests if services.media_rooms is not None else None
+    if requests is not None:
+        await requests.start()
     webhook = (
         WebhookSender(settings.webhook_url, settings.webhook_secret)
         if settings.webhook_url
@@ -203,7 +238,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await services.realtime.publish(user_channel(person_id), NOTICE_EVENT, notice)
 
     background = BackgroundWork(
-        services, NoticeDispatcher(services.db, services.node_id, publish_notice, webhook)
+        services,
+        NoticeDispatcher(services.db, services.node_id, publish_notice, webhook),
+        OutboxRelay(services.db, services.node_id, services.events),
     )
     services.wake_background = background.wake
     background.start()
@@ -213,6 +250,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await background.stop()
         if webhook is not None:
             await webhook.close()
+        if requests is not None:
+            await requests.close()
         await bus.close()
         await services.db.close()
 

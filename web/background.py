@@ -1,4 +1,5 @@
-"""Work each node does on a timer: the absence check, notice delivery, visit heartbeats.
+"""Work each node does on a timer (and when woken): the absence check, the reactions of the
+linked services to domain events (``classroom.outbox``), notice delivery, visit heartbeats.
 
 Every node runs it; the database decides which node does each piece, so running many is
 safe and a node that stops leaves nothing behind.
@@ -11,22 +12,34 @@ import contextlib
 import datetime as dt
 import logging
 
+from classroom.events import AttendanceFinalised
+from classroom.outbox import OutboxRelay
 from presence import absence, visits
 from presence.notices import NoticeDispatcher
+from recordings import store as recordings_store
+from web.room_events import publish_marks_changed
 from web.services import Services
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 5.0
+RECORDINGS_SWEEP = dt.timedelta(minutes=10)
+"""How often recordings past their retention are looked for."""
+RECORDING_STALE = dt.timedelta(minutes=10)
+"""A recording still "running" this long after its lesson's overrun is closed by the sweep."""
 
 
 class BackgroundWork:
-    def __init__(self, services: Services, dispatcher: NoticeDispatcher) -> None:
+    def __init__(
+        self, services: Services, dispatcher: NoticeDispatcher, outbox: OutboxRelay | None = None
+    ) -> None:
         self._services = services
         self._dispatcher = dispatcher
+        self._outbox = outbox
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_heartbeat = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._last_recordings_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
         self._stopping = False
 
     def start(self) -> None:
@@ -39,9 +52,28 @@ class BackgroundWork:
     async def run_once(self) -> None:
         services = self._services
         now = dt.datetime.now(dt.UTC)
-        await absence.check_due_lessons(services.db, now=now, times=services.settings.room_times)
+        times = services.settings.room_times
+        for lesson_id in await absence.check_due_lessons(services.db, now=now, times=times):
+            await publish_marks_changed(services.realtime, lesson_id)
+            await services.events.publish(AttendanceFinalised(lesson_id, now))
+        # Reactions of the linked services first: they may queue notices, delivered next.
+        while (
+            self._outbox is not None
+            and not self._stopping
+            and await self._outbox.run_once(dt.datetime.now(dt.UTC))
+        ):
+            pass
         while not self._stopping and await self._dispatcher.run_once(dt.datetime.now(dt.UTC)):
             pass
+        if now - self._last_recordings_sweep >= RECORDINGS_SWEEP:
+            self._last_recordings_sweep = now
+            await recordings_store.sweep(
+                services.db,
+                services.settings.data_dir,
+                now=now,
+                retention=dt.timedelta(days=services.settings.recording_retention_days),
+                stale=dt.timedelta(seconds=services.settings.room_overrun) + RECORDING_STALE,
+            )
         if now - self._last_heartbeat >= visits.HEARTBEAT:
             await visits.refresh(services.db, services.node_id, now)
             self._last_heartbeat = now
@@ -72,4 +104,6 @@ class BackgroundWork:
                 await self._task
             self._task = None
         await self._dispatcher.release()
+        if self._outbox is not None:
+            await self._outbox.release()
         await visits.close_node(self._services.db, self._services.node_id, dt.datetime.now(dt.UTC))

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import logging
 import multiprocessing
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.process import BaseProcess
 
 from aiohttp import web
 
+from bench import cli as bench_cli
 from classroom.demo import DEMO_PASSWORD, seed_demo_school
 from classroom.storage.database import Database
 from web.settings import Settings, SettingsError, load_settings
@@ -44,7 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="server processes sharing the port; more than 1 needs a Redis bus",
     )
+    serve.add_argument(
+        "--media-workers",
+        type=int,
+        default=None,
+        help="media worker processes to start, owning lesson rooms by lesson id (default: "
+        "none with one worker, as many as --workers otherwise; needs a Redis bus)",
+    )
+    media_worker = commands.add_parser(
+        "media-worker",
+        help="run one media worker (see docs/media.md)",
+        description="Own the lesson rooms whose id modulo UROK_MEDIA_WORKERS is INDEX: "
+        "for media workers started apart from `urok serve`, on this or another machine.",
+    )
+    media_worker.add_argument("--index", type=int, required=True, help="this worker's number")
     commands.add_parser("migrate", help="create or upgrade the database schema and exit")
+    bench_cli.add_commands(commands)
     return parser
 
 
@@ -54,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command == "bench":
+        logging.basicConfig(level=logging.WARNING)
+        return bench_cli.run(args)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -66,29 +86,66 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(_prepare_database(settings, seed=False))
         return 0
-    return serve(settings, host=args.host, port=args.port, workers=args.workers)
+    if args.command == "media-worker":
+        return media_worker(settings, args.index)
+    return serve(
+        settings,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        media_workers=args.media_workers,
+    )
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
-    """Prepare the database, then run one server process or supervise several."""
+def media_worker(settings: Settings, index: int) -> int:
+    """Run one media worker of ``UROK_MEDIA_WORKERS``."""
+    if not 0 <= index < settings.media_workers:
+        print(
+            f"urok: --index must be below UROK_MEDIA_WORKERS ({settings.media_workers})",
+            file=sys.stderr,
+        )
+        return 2
+    from web.media_worker import run_media_worker
+
+    _apply_gc(settings)
+    return run_media_worker(settings, index)
+
+
+def serve(
+    settings: Settings, *, host: str, port: int, workers: int, media_workers: int | None = None
+) -> int:
+    """Prepare the database, then run one server process or supervise several.
+
+    ``media_workers``: media worker processes to start with the server. None: as many as
+    ``workers`` when that is above 1 (unless ``UROK_MEDIA_WORKERS`` says that media workers
+    run apart), else none (media in the one server process).
+    """
     if workers < 1:
         print("urok: --workers must be at least 1", file=sys.stderr)
         return 2
+    if media_workers is None:
+        media_workers = 0 if workers == 1 or settings.media_workers else workers
+    if not 0 <= media_workers <= 256:
+        print("urok: --media-workers must be between 0 and 256", file=sys.stderr)
+        return 2
+    if media_workers:
+        settings = dataclasses.replace(settings, media_workers=media_workers)
     if not 0 < port < 65536:
         print("urok: --port must be between 1 and 65535", file=sys.stderr)
         return 2
-    if workers > 1 and not settings.uses_redis:
+    if (workers > 1 or media_workers) and not settings.uses_redis:
         print(
-            "urok: --workers above 1 needs a shared bus: set UROK_BUS_URL=redis://host:6379/0 "
-            "(the in-process bus cannot reach other processes)",
+            "urok: more than one process (--workers above 1, or media workers) needs a shared "
+            "bus: set UROK_BUS_URL=redis://host:6379/0 (the in-process bus cannot reach other "
+            "processes)",
             file=sys.stderr,
         )
         return 2
     settings = settings.with_secret()
     asyncio.run(_prepare_database(settings, seed=settings.demo))
-    if workers == 1:
+    if workers == 1 and not media_workers:
         return run_worker(settings, host, port, reuse_port=False, announce=True)
-    return _supervise(settings, host, port, workers)
+    return supervise(settings, host, port, workers, media_workers)
 
 
 async def _prepare_database(settings: Settings, *, seed: bool) -> None:
@@ -164,13 +221,26 @@ def _worker_entry(settings: Settings, host: str, port: int) -> None:
     run_worker(settings, host, port, reuse_port=True, announce=False)
 
 
-def _supervise(settings: Settings, host: str, port: int, count: int) -> int:
-    """Start ``count`` workers on one port (SO_REUSEPORT) and restart any that dies."""
+def _media_worker_entry(settings: Settings, index: int) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s",
+    )
+    media_worker(settings, index)
+
+
+def supervise(settings: Settings, host: str, port: int, count: int, media_count: int = 0) -> int:
+    """Start ``count`` workers on one port (SO_REUSEPORT) and ``media_count`` media workers,
+    and restart any that dies (a media worker again with its own index)."""
     context = multiprocessing.get_context("spawn")
     stopping = False
+    roles: list[tuple[Callable[..., None], tuple[object, ...]]] = [
+        (_worker_entry, (settings, host, port)) for _ in range(count)
+    ] + [(_media_worker_entry, (settings, index)) for index in range(media_count)]
 
-    def start() -> BaseProcess:
-        process = context.Process(target=_worker_entry, args=(settings, host, port), daemon=False)
+    def start(index: int) -> BaseProcess:
+        target, args = roles[index]
+        process = context.Process(target=target, args=args, daemon=False)
         process.start()
         return process
 
@@ -180,9 +250,10 @@ def _supervise(settings: Settings, host: str, port: int, count: int) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    workers = [start() for _ in range(count)]
+    workers = [start(index) for index in range(len(roles))]
     _announce(settings, host, port)
-    print(f"{count} workers share the port; bus: Redis", flush=True)
+    media = f", {media_count} media workers" if media_count else ""
+    print(f"{count} workers share the port{media}; bus: Redis", flush=True)
     while not stopping:
         time.sleep(0.5)
         for index, process in enumerate(workers):
@@ -190,7 +261,7 @@ def _supervise(settings: Settings, host: str, port: int, count: int) -> int:
                 log.warning(
                     "worker %s exited with %s; starting another", process.pid, process.exitcode
                 )
-                workers[index] = start()
+                workers[index] = start(index)
     for process in workers:
         if process.is_alive() and process.pid is not None:
             process.terminate()

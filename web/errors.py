@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from classroom.errors import (
+    Conflict,
     DomainError,
     Forbidden,
     InvalidInput,
     NotFound,
+    Overloaded,
     RateLimited,
     Unauthenticated,
 )
@@ -18,6 +20,8 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     NotFound: 404,
     RateLimited: 429,
+    Overloaded: 503,
+    Conflict: 409,
 }
 
 

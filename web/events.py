@@ -12,7 +12,8 @@ from typing import Annotated
 import msgspec
 
 from classroom import rooms
-from classroom.roles import Principal
+from classroom.errors import Forbidden
+from classroom.roles import Principal, Role
 from realtime.router import Call, EventRouter, Rate
 from realtime.server import AttachResult
 from web.services import Services
@@ -31,7 +32,21 @@ def principal_of(call: Call) -> Principal:
 
 def register_events(router: EventRouter, services: Services) -> None:
     """Register the school's events with the router."""
+    from web.board_events import PANEL_EVENTS, register_board_events
+    from web.media_events import register_media_events
+    from web.recording_events import register_recording_events
     from web.room_events import register_room_events
+
+    def panels_draw_only(call: Call) -> None:
+        principal = call.principal
+        if (
+            isinstance(principal, Principal)
+            and principal.role is Role.PANEL
+            and call.event not in PANEL_EVENTS
+        ):
+            raise Forbidden("a classroom panel shows the board only", code="panel_board_only")
+
+    router.gate(panels_draw_only)
 
     async def notices_join(call: Call, payload: NoticesJoin) -> AttachResult:
         channel = rooms.user_channel(principal_of(call).person_id)
@@ -45,3 +60,7 @@ def register_events(router: EventRouter, services: Services) -> None:
         summary="Receive one's own live notices and private messages; replays since an offset.",
     )
     register_room_events(router, services)
+    register_board_events(router, services, services.boards)
+    if services.media_rooms is not None:
+        register_media_events(router, services, services.media_rooms)
+        register_recording_events(router, services, services.media_rooms)

@@ -14,11 +14,14 @@ from classroom.errors import Forbidden
 from classroom.hands import HandView
 from classroom.join_links import MAX_LINK_LENGTH
 from classroom.roles import Principal, Role
+from classroom.room_contents import room_contents
 from classroom.rooms import Author, LessonFacts, Room, RoomStatus
 from presence import absence, visits
-from realtime.router import Call, EventRouter, Rate
-from realtime.server import EVICT_EVENT, AttachResult
+from realtime.router import Call, EventError, EventRouter, Rate
+from realtime.server import EVICT_EVENT, AttachResult, RealtimeServer
+from web.admission import Admission
 from web.events import Offset, principal_of
+from web.media_events import drop_media_of, end_media, leave_media, mute_all
 from web.services import Services
 
 LessonId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
@@ -106,6 +109,22 @@ class ChatSent(msgspec.Struct, frozen=True):
     repeated: bool
 
 
+class AttendanceMarked(msgspec.Struct, frozen=True):
+    """Told to a lesson's staff: the attendance marks changed (the check ran, or a student
+    came late), so the console reloads the report."""
+
+    lesson_id: int
+
+
+ATTENDANCE_MARKED_EVENT = "attendance.marked"
+
+
+async def publish_marks_changed(realtime: RealtimeServer, lesson_id: int) -> None:
+    await realtime.publish(
+        rooms.staff_channel(lesson_id), ATTENDANCE_MARKED_EVENT, AttendanceMarked(lesson_id)
+    )
+
+
 class PresenceChange(msgspec.Struct, frozen=True):
     """A person came into the room or left it (on their last device)."""
 
@@ -124,6 +143,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         return services.clock()
 
     visiting: set[str] = set()  # connections of this node that entered a room
+    authors = rooms.Authors(db)
 
     async def room_of(call: Call, lesson_id: int) -> Room:
         return await rooms.load_room(db, lesson_id, principal_of(call).school_id)
@@ -142,7 +162,19 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         change = PresenceChange(lesson_id, person, online, now())
         await realtime.publish(rooms.staff_channel(lesson_id), "presence.changed", change)
 
+    admission = Admission(
+        concurrency=settings.join_concurrency,
+        max_wait=settings.join_max_wait,
+        max_waiting=settings.join_concurrency * 32,
+    )
+
     async def room_join(call: Call, payload: RoomJoin) -> RoomJoined:
+        async with admission.slot():
+            if not realtime.is_connected(call.sid):
+                raise EventError("connection_gone", "the connection closed while it waited")
+            return await enter_room(call, payload)
+
+    async def enter_room(call: Call, payload: RoomJoin) -> RoomJoined:
         principal = principal_of(call)
         room = await room_of(call, payload.lesson_id)
         times = settings.room_times
@@ -158,7 +190,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         stream = await realtime.attach(call.sid, rooms.room_channel(room.lesson.id), payload.since)
         if teacher:
             await realtime.attach(call.sid, rooms.staff_channel(room.lesson.id), None)
-        me = await rooms.author(db, principal)
+        me = await authors.of(principal.person_id)
         visiting.add(call.sid)
         first_device = await visits.arrive(
             db,
@@ -170,18 +202,22 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         )
         if first_device:
             await publish_presence(room.lesson.id, me, True)
-        if principal.role is Role.STUDENT and await absence.student_arrived(
-            db, room.lesson, principal.person_id, now=now()
+        if (
+            principal.role is Role.STUDENT
+            and absence.may_have_run(room.lesson, now(), settings.room_times)
+            and await absence.student_arrived(db, room.lesson, principal.person_id, now=now())
         ):
             services.wake_background()
+            await publish_marks_changed(realtime, room.lesson.id)
+        contents = await room_contents(db, room, principal)
         snapshot = RoomSnapshot(
             lesson=room.lesson,
             status=status(room),
             me=me,
             teacher=teacher,
             reconnect_grace_seconds=settings.reconnect_grace,
-            hands=await hands.raised_hands(db, room.lesson.id),
-            messages=await chat.history(db, room, principal),
+            hands=contents.hands,
+            messages=contents.messages,
         )
         return RoomJoined(room=snapshot, stream=stream)
 
@@ -190,12 +226,14 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         for departure in departures:
             if departure.still_here:
                 continue
-            person = await rooms.author(db, principal)
+            person = await authors.of(principal.person_id)
             await publish_presence(departure.lesson_id, person, False)
 
     async def room_leave(call: Call, payload: RoomRef) -> dict[str, Any]:
         await realtime.detach(call.sid, rooms.room_channel(payload.lesson_id))
         await realtime.detach(call.sid, rooms.staff_channel(payload.lesson_id))
+        await realtime.detach(call.sid, rooms.ink_channel(payload.lesson_id))
+        await leave_media(services, payload.lesson_id, call.sid)
         await leave(call.sid, principal_of(call), payload.lesson_id)
         return {"lesson_id": payload.lesson_id}
 
@@ -223,7 +261,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         view, offset = await chat.post(
             db,
             room,
-            await rooms.author(db, principal),
+            await authors.of(principal.person_id),
             principal,
             payload.text,
             state=room.state(now(), settings.room_times),
@@ -261,7 +299,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
 
     async def reaction_send(call: Call, payload: ReactionSend) -> dict[str, Any]:
         require_member(call, payload.lesson_id)
-        me = await rooms.author(db, principal_of(call))
+        me = await authors.of(principal_of(call).person_id)
         await realtime.publish(
             rooms.room_channel(payload.lesson_id),
             "reaction",
@@ -275,8 +313,13 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         room = await room_of(call, payload.lesson_id)
         if payload.action == "end":
             await rooms.end_room(db, principal, room, now=now())
+            await end_media(services, room.lesson.id)
         else:
             await rooms.set_switches(db, principal, room, SWITCHES[payload.action])
+            if payload.action in {"mute_all", "unmute_all"}:
+                await mute_all(
+                    services, room.lesson.id, principal.person_id, payload.action == "mute_all"
+                )
         room = await room_of(call, payload.lesson_id)
         await publish_status(room)
         return status(room)
@@ -293,7 +336,8 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         await visits.remove_person(
             db, lesson_id=room.lesson.id, person_id=payload.person_id, now=now()
         )
-        removed = await rooms.author_of(db, payload.person_id)
+        await drop_media_of(services, room.lesson.id, payload.person_id)
+        removed = await authors.of(payload.person_id)
         await publish_presence(room.lesson.id, removed, False)
         return {"person_id": payload.person_id}
 

@@ -11,11 +11,15 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from classroom.boards.store import Boards
+from classroom.events import EventDispatcher
 from classroom.join_links import JoinLinks
 from classroom.storage.database import Database
 from classroom.tokens import TokenService
+from media.server import MediaServer
 from realtime.ratelimit import KeyedLimiter
 from realtime.server import RealtimeServer
+from web.media_rooms import MediaRooms
 from web.settings import Settings
 
 
@@ -35,11 +39,17 @@ class Services:
     tokens: TokenService
     links: JoinLinks
     realtime: RealtimeServer
+    boards: Boards
     login_by_address: KeyedLimiter
     login_by_username: KeyedLimiter
     node_id: str = field(default_factory=new_node_id)
     clock: Callable[[], dt.datetime] = utc_now
     wake_background: Callable[[], None] = field(default=lambda: None)
+    media: MediaServer | None = None
+    """This process's media server (none when media workers own the rooms)."""
+    media_rooms: MediaRooms | None = None
+    """The way to every lesson's media room, here or in its media worker."""
+    events: EventDispatcher = field(default_factory=EventDispatcher)
 
 
 SERVICES_KEY = web.AppKey("services", Services)

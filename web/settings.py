@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from classroom.rooms import RoomTimes
+from media.config import IceServer, MediaConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,6 +85,16 @@ SETTINGS_DOC: tuple[Setting, ...] = (
         "Seconds a dropped participant may take to come back without splitting their stay.",
     ),
     Setting(
+        "UROK_JOIN_CONCURRENCY",
+        "16",
+        "Room entries one server process works on at once; more wait in a queue.",
+    ),
+    Setting(
+        "UROK_JOIN_MAX_WAIT",
+        "5",
+        "Seconds an entry may wait for its turn before it is refused as `overloaded` (retried).",
+    ),
+    Setting(
         "UROK_ABSENCE_AFTER",
         "300",
         "Seconds after the start when students who have not joined are marked absent.",
@@ -111,6 +123,33 @@ SETTINGS_DOC: tuple[Setting, ...] = (
         "UROK_SWEEP_INTERVAL",
         "2",
         "Seconds between runs of the absence check and the notice dispatcher.",
+    ),
+    Setting(
+        "UROK_MEDIA_ICE_SERVERS",
+        "(none)",
+        "STUN/TURN servers of the media server: URLs separated by commas, or JSON "
+        '`[{"urls": [...], "username": ..., "credential": ...}]`.',
+    ),
+    Setting(
+        "UROK_MEDIA_LOOPBACK_ONLY",
+        "0",
+        "Media over 127.0.0.1 only (tests, single-machine setups): offer loopback candidates.",
+    ),
+    Setting(
+        "UROK_MEDIA_PLI_INTERVAL",
+        "1",
+        "Least seconds between keyframe requests forwarded to a publisher.",
+    ),
+    Setting(
+        "UROK_MEDIA_WORKERS",
+        "0",
+        "Media worker processes lesson rooms are spread over (lesson id modulo this); 0 keeps "
+        "media in the server process. Above 0 needs a Redis bus; `urok serve --media-workers`.",
+    ),
+    Setting(
+        "UROK_RECORDING_RETENTION_DAYS",
+        "30",
+        "Days a lesson recording is kept before its file and row are deleted.",
     ),
     Setting("UROK_LOG_LEVEL", "INFO", "Python logging level."),
     Setting(
@@ -145,12 +184,20 @@ class Settings:
     room_opens_before: float = 300.0
     room_overrun: float = 600.0
     reconnect_grace: float = 15.0
+    join_concurrency: int = 16
+    join_max_wait: float = 5.0
     absence_after: float = 300.0
     links_shown_before: float = 172800.0
     webhook_url: str = ""
     webhook_secret: str = ""
     integration_key: str = ""
     sweep_interval: float = 2.0
+    media_ice_servers: tuple[IceServer, ...] = ()
+    media_loopback_only: bool = False
+    media_pli_interval: float = 1.0
+    media_workers: int = 0
+    """Media worker processes owning lesson rooms; 0: media runs in the server process."""
+    recording_retention_days: float = 30.0
     log_level: str = "INFO"
     node_modules: Path = PROJECT_ROOT / "node_modules"
 
@@ -162,6 +209,14 @@ class Settings:
             reconnect_grace=dt.timedelta(seconds=self.reconnect_grace),
             absence_after=dt.timedelta(seconds=self.absence_after),
             links_shown_before=dt.timedelta(seconds=self.links_shown_before),
+        )
+
+    @property
+    def media(self) -> MediaConfig:
+        return MediaConfig(
+            ice_servers=self.media_ice_servers,
+            loopback_only=self.media_loopback_only,
+            pli_interval=self.media_pli_interval,
         )
 
     @property
@@ -206,6 +261,19 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if not 0 <= value <= 256:
+        raise SettingsError(f"{name} must be between 0 and 256")
+    return value
+
+
 def _pair(env: Mapping[str, str], name: str, default: tuple[float, float]) -> tuple[float, float]:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -232,6 +300,35 @@ def _gc(env: Mapping[str, str]) -> tuple[int, int, int] | None:
     return first, second, third
 
 
+def _ice_servers(env: Mapping[str, str]) -> tuple[IceServer, ...]:
+    raw = (env.get("UROK_MEDIA_ICE_SERVERS") or "").strip()
+    if not raw:
+        return ()
+    if not raw.startswith("["):
+        urls = [url.strip() for url in raw.split(",") if url.strip()]
+        return tuple(IceServer((url,)) for url in _ice_urls(urls))
+    try:
+        entries = json.loads(raw)
+        servers = []
+        for entry in entries:
+            urls = entry["urls"]
+            urls = [urls] if isinstance(urls, str) else list(urls)
+            username, credential = entry.get("username"), entry.get("credential")
+            if not all(isinstance(x, str | None) for x in (username, credential)):
+                raise TypeError("username and credential must be strings")
+            servers.append(IceServer(tuple(_ice_urls(urls)), username, credential))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise SettingsError(f"UROK_MEDIA_ICE_SERVERS is not a list of servers: {exc}") from None
+    return tuple(servers)
+
+
+def _ice_urls(urls: Sequence[object]) -> list[str]:
+    for url in urls:
+        if not isinstance(url, str) or not url.startswith(("stun:", "turn:", "turns:")):
+            raise SettingsError(f"UROK_MEDIA_ICE_SERVERS: {url!r} is not a stun: or turn: URL")
+    return [str(url) for url in urls]
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from the environment (``os.environ`` by default)."""
     env = os.environ if env is None else env
@@ -254,6 +351,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     integration_key = env.get("UROK_INTEGRATION_KEY", "")
     if integration_key and len(integration_key) < 24:
         raise SettingsError("UROK_INTEGRATION_KEY must be at least 24 characters long")
+    media_workers = _count(env, "UROK_MEDIA_WORKERS", 0)
+    if media_workers and bus_url.split(":", 1)[0] == "memory":
+        raise SettingsError("UROK_MEDIA_WORKERS above 0 needs a Redis bus (UROK_BUS_URL)")
     login_burst, login_window = _pair(env, "UROK_LOGIN_RATE", (5, 60))
     events_per_second, event_burst = _pair(env, "UROK_EVENT_RATE", (20, 40))
     return Settings(
@@ -277,12 +377,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         room_opens_before=_number(env, "UROK_ROOM_OPENS_BEFORE", 300),
         room_overrun=_number(env, "UROK_ROOM_OVERRUN", 600),
         reconnect_grace=_number(env, "UROK_RECONNECT_GRACE", 15),
+        join_concurrency=int(_number(env, "UROK_JOIN_CONCURRENCY", 16)),
+        join_max_wait=_number(env, "UROK_JOIN_MAX_WAIT", 5),
         absence_after=_number(env, "UROK_ABSENCE_AFTER", 300),
         links_shown_before=_number(env, "UROK_LINKS_SHOWN_BEFORE", 172800),
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
         integration_key=integration_key,
         sweep_interval=_number(env, "UROK_SWEEP_INTERVAL", 2),
+        media_ice_servers=_ice_servers(env),
+        media_loopback_only=_flag(env, "UROK_MEDIA_LOOPBACK_ONLY", False),
+        media_pli_interval=_number(env, "UROK_MEDIA_PLI_INTERVAL", 1),
+        media_workers=media_workers,
+        recording_retention_days=_number(env, "UROK_RECORDING_RETENTION_DAYS", 30),
         log_level=(env.get("UROK_LOG_LEVEL") or "INFO").upper(),
         node_modules=Path(env.get("UROK_NODE_MODULES") or PROJECT_ROOT / "node_modules"),
     )

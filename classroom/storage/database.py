@@ -33,7 +33,13 @@ class Database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, object] = {"echo": echo}
         if not self.is_sqlite:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # A fixed pool: connections opened for a burst and closed after it cost more
+            # than the burst's queries (connect, TLS probe, type introspection), so a burst
+            # waits for a pooled connection instead. 20 per process keeps 4 workers under
+            # PostgreSQL's default of 100 connections. No ping before each checkout (a round
+            # trip on every session): after a database restart the first statement fails
+            # and the pool drops its connections.
+            kwargs.update(pool_size=20, max_overflow=0, pool_timeout=30, pool_recycle=1800)
         else:
             kwargs.update(connect_args={"timeout": 30})
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)

@@ -13,9 +13,11 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -367,3 +369,105 @@ class Notice(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class Board(Base):
+    """The whiteboard of a lesson: its version (the last operation's number) and the
+    latest snapshot of the whole document (operations after it are in ``board_op``)."""
+
+    __tablename__ = "board"
+    __table_args__ = (
+        Index("ix_board_class_subject_starts", "class_id", "subject_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lesson_occurrence.id", ondelete="CASCADE"), unique=True
+    )
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_class.id", ondelete="CASCADE"))
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id", ondelete="CASCADE"))
+    starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    snapshot_version: Mapped[int] = mapped_column(Integer, default=0)
+    snapshot: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class BoardOp(Base):
+    """An accepted board operation, resolved (``effect``), with its room channel offset."""
+
+    __tablename__ = "board_op"
+    __table_args__ = (UniqueConstraint("board_id", "author_id", "client_id"),)
+
+    board_id: Mapped[int] = mapped_column(
+        ForeignKey("board.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    effect: Mapped[bytes] = mapped_column(LargeBinary)
+    offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class PanelPairing(Base):
+    """A short-lived, single-use code a classroom panel shows as a QR code."""
+
+    __tablename__ = "panel_pairing"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    panel_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class PanelBinding(Base):
+    """Which lesson a classroom panel shows, and which teacher bound it there."""
+
+    __tablename__ = "panel_binding"
+
+    panel_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lesson_occurrence.id", ondelete="CASCADE"), index=True
+    )
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    bound_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class EventOutbox(Base):
+    """A domain event waiting for its reactions (``classroom.outbox``): written when the
+    change is made, taken by one node under a lease, deleted once its reactions ran."""
+
+    __tablename__ = "event_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class Recording(Base):
+    """A recording of a lesson: its WebM file (under the data folder) and when it ran.
+
+    ``ended_at`` is empty while it runs (or when the media process died mid-way: the file is
+    still playable up to its last cluster)."""
+
+    __tablename__ = "recording"
+    __table_args__ = (Index("ix_recording_lesson_started", "lesson_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson_occurrence.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    """Whose camera and microphone were recorded (the teacher)."""
+    path: Mapped[str] = mapped_column(String(255))
+    """Relative to the data folder."""
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    start_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The room channel's offset when recording began (the timeline starts after it)."""

@@ -91,7 +91,11 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def head(self, channel: str) -> int:
-        """The offset of the newest message in the channel (0 if the channel has none)."""
+        """The offset of the newest message in the channel.
+
+        A channel with no message yet gets its head fixed here, just below the offset its
+        first message will have: a member that attached to it empty resumes without a gap.
+        """
 
     @property
     @abc.abstractmethod

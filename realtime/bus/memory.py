@@ -64,8 +64,7 @@ class MemoryBus(Bus):
         self._subscribed.discard(channel)
 
     async def head(self, channel: str) -> int:
-        state = self._channels.get(channel)
-        return 0 if state is None else state.head
+        return self._channel(channel).head
 
     async def history(self, channel: str, since: int, limit: int | None = None) -> History:
         state = self._channels.get(channel)

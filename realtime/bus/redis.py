@@ -32,6 +32,19 @@ MAX_CONNECTIONS = 64
 # A channel Redis does not know (new, expired or lost in a restart) starts at the server's
 # time in microseconds, above any offset it had before. Offsets are formatted with %d: Lua
 # numbers are doubles and would otherwise print in exponent notation.
+# KEYS: offset key. ARGV: ttl. The head of a channel without messages is fixed at the
+# server's time in microseconds minus one, so that its first message follows it without a
+# gap: a member who attached to the empty channel resumes from the head like any other.
+HEAD_SCRIPT = """
+local head = redis.call('GET', KEYS[1])
+if not head then
+  local now = redis.call('TIME')
+  head = string.format('%d', tonumber(now[1]) * 1000000 + tonumber(now[2]) - 1)
+  redis.call('SET', KEYS[1], head, 'EX', ARGV[1])
+end
+return head
+"""
+
 PUBLISH_SCRIPT = """
 local offset = redis.call('INCR', KEYS[1])
 if offset == 1 then
@@ -146,8 +159,8 @@ class RedisBus(Bus):
         return int(offset)
 
     async def head(self, channel: str) -> int:
-        raw = await self._client().get(self._offset_key(channel))
-        return int(raw) if raw is not None else 0
+        raw = await self._client().eval(HEAD_SCRIPT, 1, self._offset_key(channel), self._ttl)
+        return int(raw)
 
     async def history(self, channel: str, since: int, limit: int | None = None) -> History:
         limit = self.history_length if limit is None else limit

@@ -179,7 +179,7 @@ async def test_chat_rules(db: Database) -> None:
         view, _offset = await chat.post(
             db,
             room,
-            await rooms.author(db, who),
+            await rooms.author_of(db, who.person_id),
             who,
             text,
             state=state,

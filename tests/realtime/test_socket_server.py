@@ -151,6 +151,27 @@ async def test_a_reconnecting_client_gets_exactly_what_it_missed(
     assert len(back.received["chat.message"]) == 1  # nothing replayed twice
 
 
+async def test_a_client_that_saw_an_empty_channel_resumes_without_a_reload(
+    live_server: LiveServer, clients: list[LiveClient]
+) -> None:
+    lesson = await start_lesson(live_server, clients)
+    teacher = clients[0]
+    student, joined = await student_in(live_server, clients, "student", lesson)
+    attached = await student.call("notices.join", {})
+    assert attached["ok"] and attached["data"]["events"] == [], "nothing personal yet"
+    empty_at = attached["data"]["offset"]
+    await student.close()
+
+    student_id = joined["room"]["me"]["id"]
+    sent = await teacher.call("chat.send", {"lesson_id": lesson, "text": "лично", "to": student_id})
+    assert sent["ok"], sent
+    back = await connected(live_server, clients, "student")
+    resumed = await back.call("notices.join", {"since": empty_at})
+    assert resumed["data"]["reload"] is False
+    assert [e["data"]["text"] for e in resumed["data"]["events"]] == ["лично"]
+    assert resumed["data"]["events"][0]["offset"] == empty_at + 1
+
+
 async def test_a_client_too_far_behind_is_told_to_reload(
     custom_server: ServerFactory, clients: list[LiveClient]
 ) -> None:

@@ -14,9 +14,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
+from sqlalchemy import func, select
 
 from classroom.storage.database import Database
-from tests.clients import LiveClient, enter, get_json, lesson_now, seat
+from classroom.storage.models import EventOutbox
+from tests.clients import LiveClient, enter, get_json, lesson_now, login, post_json, seat
 from tests.conftest import REDIS_URL, TEST_SECRET, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,13 +80,17 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 async def start_node(
-    data_dir: Path, prefix: str, processes: list[subprocess.Popen[bytes]], *extra: str
+    data_dir: Path,
+    prefix: str,
+    processes: list[subprocess.Popen[bytes]],
+    *extra: str,
+    env: dict[str, str] | None = None,
 ) -> Node:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "serve", "--port", str(port), *extra],
         cwd=ROOT,
-        env=node_env(data_dir, prefix),
+        env={**node_env(data_dir, prefix), **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -255,3 +261,55 @@ async def test_students_on_two_nodes_see_the_same_chat_in_the_same_order(
         for client in clients:
             if client.sio.connected:
                 await client.close()
+
+
+async def test_a_grade_set_on_one_node_reaches_the_parent_on_the_other_once(
+    tmp_path: Path, redis_prefix: str, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """The grade's reactions run on one node (the event outbox); the diary update and the
+    parent's notice reach the parent's connection on the other node, each once."""
+    node_a = await start_node(tmp_path, redis_prefix, processes)
+    node_b = await start_node(tmp_path, redis_prefix, processes)
+    lesson = await lesson_in(tmp_path)
+    teacher = await login(node_a.url, "teacher")
+    parent_token = await login(node_b.url, "parent")
+    me = await get_json(node_b.url, "/api/me", parent_token)
+    student = next(c["id"] for c in me["children"] if c["school_class"]["name"] == "5А")
+
+    parent = LiveClient()
+    await parent.connect(node_b.url, parent_token)
+    try:
+        joined = await parent.call("notices.join", {})
+        assert joined["ok"], joined
+        status, grade = await post_json(
+            node_a.url,
+            f"/api/journal/lessons/{lesson}/grades",
+            teacher,
+            {"student_id": student, "value": 5, "comment": "Молодец"},
+        )
+        assert status == 200, grade
+        (changed,) = await parent.wait_for("diary.changed")
+        assert changed["data"]["student_ids"] == [student]
+        assert changed["data"]["lesson_id"] == lesson and changed["data"]["what"] == "grade"
+        (notice,) = await parent.wait_for("notice")
+        assert notice["data"]["kind"] == "grade" and notice["data"]["student"]["id"] == student
+
+        # Both nodes run the outbox; give the other one time to (wrongly) react again.
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'urok.db'}")
+        try:
+
+            async def outbox_empty() -> bool:
+                async with db.session() as session:
+                    left = await session.scalar(select(func.count()).select_from(EventOutbox))
+                return left == 0
+
+            await eventually(outbox_empty)
+        finally:
+            await db.close()
+        await asyncio.sleep(2.5)  # more than one background tick of each node
+        assert len(parent.received["diary.changed"]) == 1
+        assert len(parent.received["notice"]) == 1
+        notices = (await get_json(node_b.url, "/api/notices", parent_token))["notices"]
+        assert [n["kind"] for n in notices] == ["grade"]
+    finally:
+        await parent.close()

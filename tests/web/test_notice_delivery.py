@@ -3,64 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
-from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import msgspec
-import pytest
-from aiohttp import web
 from sqlalchemy import func, select
 
 from classroom.storage.models import Notice
 from tests.clients import LiveClient, enter, lesson_now, seat
-from tests.conftest import LiveServer, free_port, make_settings, start_server
+from tests.conftest import LiveServer, make_settings, start_server
+from tests.gateway import SECRET, Gateway
 from web.services import SERVICES_KEY
-from web.webhooks import signature
-
-SECRET = "webhook-secret-of-the-sms-gateway-0123456789"
-
-
-class Gateway:
-    """A webhook receiver on loopback that checks signatures and counts deliveries."""
-
-    def __init__(self) -> None:
-        self.accepting = False
-        self.refused = 0
-        self.deliveries: Counter[str] = Counter()
-        self.bodies: dict[str, dict[str, object]] = {}
-        self.bad_signatures = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        expected = signature(SECRET, request.headers["X-Urok-Timestamp"], body)
-        if not hmac.compare_digest(expected, request.headers["X-Urok-Signature"]):
-            self.bad_signatures += 1
-            return web.Response(status=401)
-        if abs(int(request.headers["X-Urok-Timestamp"]) - time.time()) > 60:
-            self.bad_signatures += 1
-        if not self.accepting:
-            self.refused += 1
-            return web.Response(status=503, text="busy")
-        notice_id = request.headers["X-Urok-Notice-Id"]
-        self.deliveries[notice_id] += 1
-        self.bodies[notice_id] = msgspec.json.decode(body)
-        return web.Response(status=204)
-
-
-@pytest.fixture
-async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
-    receiver = Gateway()
-    app = web.Application()
-    app.router.add_post("/notices", receiver.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield receiver, f"http://127.0.0.1:{port}/notices"
-    await runner.cleanup()
 
 
 async def until(check: object, timeout: float = 20) -> None:

@@ -43,11 +43,34 @@ def test_the_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> No
         ({"UROK_DEMO": "maybe"}, "UROK_DEMO"),
         ({"UROK_TOKEN_TTL": "-5"}, "UROK_TOKEN_TTL"),
         ({"UROK_LOGIN_RATE": "lots"}, "UROK_LOGIN_RATE"),
+        ({"UROK_MEDIA_ICE_SERVERS": "http://stun.example"}, "UROK_MEDIA_ICE_SERVERS"),
+        ({"UROK_MEDIA_ICE_SERVERS": '[{"url": "stun:x"}]'}, "UROK_MEDIA_ICE_SERVERS"),
+        ({"UROK_MEDIA_ICE_SERVERS": "[1]"}, "UROK_MEDIA_ICE_SERVERS"),
+        ({"UROK_MEDIA_LOOPBACK_ONLY": "perhaps"}, "UROK_MEDIA_LOOPBACK_ONLY"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], fragment: str) -> None:
     with pytest.raises(SettingsError, match=fragment):
         load_settings(env)
+
+
+def test_media_ice_servers_and_loopback_switch() -> None:
+    assert load_settings({}).media.ice_servers == ()  # no STUN server is asked by default
+    plain = load_settings({"UROK_MEDIA_ICE_SERVERS": "stun:a.example:3478, stun:b.example"})
+    assert [server.urls for server in plain.media.ice_servers] == [
+        ("stun:a.example:3478",),
+        ("stun:b.example",),
+    ]
+    turn = load_settings(
+        {
+            "UROK_MEDIA_ICE_SERVERS": '[{"urls": ["turn:t.example"], "username": "u", '
+            '"credential": "c"}]',
+            "UROK_MEDIA_LOOPBACK_ONLY": "1",
+        }
+    ).media
+    assert turn.loopback_only is True
+    (server,) = turn.ice_servers
+    assert (server.urls, server.username, server.credential) == (("turn:t.example",), "u", "c")
 
 
 def test_gc_thresholds_can_be_left_to_the_interpreter() -> None:
@@ -89,6 +112,22 @@ def test_several_workers_refuse_to_start_without_redis(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "needs a shared bus" in result.stderr
     assert "UROK_BUS_URL=redis://" in result.stderr
+
+
+def test_media_workers_need_redis_and_a_worker_index_below_their_number(tmp_path: Path) -> None:
+    assert load_settings({}).media_workers == 0
+    redis = {"UROK_BUS_URL": "redis://127.0.0.1:6379/0"}
+    assert load_settings({**redis, "UROK_MEDIA_WORKERS": "3"}).media_workers == 3
+    with pytest.raises(SettingsError, match="UROK_MEDIA_WORKERS"):
+        load_settings({"UROK_MEDIA_WORKERS": "2"})
+    with pytest.raises(SettingsError, match="UROK_MEDIA_WORKERS"):
+        load_settings({**redis, "UROK_MEDIA_WORKERS": "two"})
+    env = {"UROK_DATA_DIR": str(tmp_path), "UROK_BUS_URL": "memory://"}
+    result = run_urok("serve", "--media-workers", "1", env=env)
+    assert result.returncode == 2 and "needs a shared bus" in result.stderr
+    two = {**env, **redis, "UROK_MEDIA_WORKERS": "2"}
+    result = run_urok("media-worker", "--index", "2", env=two)
+    assert result.returncode == 2 and "--index" in result.stderr
 
 
 def test_a_bad_setting_stops_the_command_with_its_name(tmp_path: Path) -> None:

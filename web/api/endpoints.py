@@ -150,6 +150,7 @@ ENDPOINTS: list[Endpoint] = [
         Profile,
         me,
         tag="people",
+        panel=True,
         errors={404: "the account no longer exists"},
     ),
     Endpoint(
@@ -164,6 +165,7 @@ ENDPOINTS: list[Endpoint] = [
             QueryParam("from", dt.date, "First date (inclusive), e.g. 2026-09-01."),
             QueryParam("to", dt.date, "Last date (inclusive); at most 62 days after 'from'."),
         ),
+        panel=True,  # refused by the domain with its own reason, no_timetable
         errors={403: "this account has no timetable (a panel)"},
     ),
 ]

@@ -11,12 +11,13 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from classroom.errors import InvalidInput
-from classroom.roles import Principal
+from classroom.errors import Forbidden, InvalidInput
+from classroom.roles import Principal, Role
 
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 MAX_JSON_BODY = 64 * 1024
 MAX_TEXT_PARAM = 256
+MAX_INT = 2**31 - 1
 API_KEY_HEADER = "X-Api-Key"
 
 
@@ -54,6 +55,8 @@ class Endpoint:
     content_type: str = "application/json"
     errors: dict[int, str] = field(default_factory=dict)
     tag: str = "school"
+    panel: bool = False  # classroom panels may call it (they are refused everywhere else)
+    raw_body: str | None = None  # a body the handler reads itself (an upload): its media type
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
@@ -88,9 +91,16 @@ def _parse_params(params: tuple[QueryParam, ...], source: Mapping[str, str]) -> 
                 raise InvalidInput(
                     f"{param.name!r} must be a date like 2026-09-01", code="bad_parameter"
                 ) from None
+        elif param.kind is bool:
+            if raw not in ("true", "false", "1", "0"):
+                raise InvalidInput(f"{param.name!r} must be true or false", code="bad_parameter")
+            values[param.name] = raw in ("true", "1")
         elif param.kind is int:
-            if not raw.isdigit() or len(raw) > 18:
-                raise InvalidInput(f"{param.name!r} must be an integer", code="bad_parameter")
+            # Ids are 32-bit columns: a larger number is refused here, not by the database.
+            if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_INT:
+                raise InvalidInput(
+                    f"{param.name!r} must be an integer from 0 to {MAX_INT}", code="bad_parameter"
+                )
             values[param.name] = int(raw)
         else:
             if len(raw) > MAX_TEXT_PARAM:
@@ -127,7 +137,9 @@ def make_handler(
     async def handler(request: web.Request) -> web.StreamResponse:
         kwargs = _parse_query(endpoint, request)
         if endpoint.auth:
-            request[PRINCIPAL_KEY] = await authenticate(request)
+            principal = request[PRINCIPAL_KEY] = await authenticate(request)
+            if principal.role is Role.PANEL and not endpoint.panel:
+                raise Forbidden("a classroom panel shows the board only", code="panel_board_only")
         if endpoint.body is not None:
             kwargs["body"] = await _parse_body(endpoint, request)
         result = await endpoint.handle(request, **kwargs)
@@ -172,7 +184,7 @@ def openapi_document(endpoints: list[Endpoint], *, version: str) -> dict[str, An
         if endpoint.api_key:
             operation["security"] = [{"integrationKey": []}]
             errors.setdefault(401, f"missing or wrong {API_KEY_HEADER}")
-        if endpoint.body is not None or endpoint.query or endpoint.path_params:
+        if endpoint.body is not None or endpoint.raw_body or endpoint.query or endpoint.path_params:
             errors.setdefault(400, "invalid input")
         for status, description in sorted(errors.items()):
             operation["responses"][str(status)] = {
@@ -197,6 +209,11 @@ def openapi_document(endpoints: list[Endpoint], *, version: str) -> dict[str, An
                 "required": True,
                 "content": {"application/json": {"schema": schema_of[id(endpoint.body)]}},
             }
+        if endpoint.raw_body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {endpoint.raw_body: {"schema": {"type": "string", "format": "binary"}}},
+            }
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -216,9 +233,13 @@ def openapi_document(endpoints: list[Endpoint], *, version: str) -> dict[str, An
     }
 
 
-def _param_schema(kind: type[Any]) -> dict[str, str]:
+def _param_schema(kind: type[Any]) -> dict[str, Any]:
+    if kind is bytes:
+        return {"type": "string", "format": "binary"}
+    if kind is bool:
+        return {"type": "boolean"}
     if kind is dt.date:
         return {"type": "string", "format": "date"}
     if kind is int:
-        return {"type": "integer"}
+        return {"type": "integer", "minimum": 0, "maximum": MAX_INT}
     return {"type": "string"}

@@ -5,6 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import classroom.diary.tables
+import classroom.journal.tables
+import classroom.library.tables  # noqa: F401  (the services' tables join the metadata)
 from classroom.storage.models import Base
 
 connection: Connection | None = context.config.attributes.get("connection")
