@@ -7,26 +7,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.errors import Forbidden, NotFound
 from classroom.roles import Principal, Role
+from classroom.school_lessons import lesson_of_school
 from classroom.storage.models import Enrolment, LessonOccurrence, SchoolClass
 
 
 async def lesson_to_write(
     session: AsyncSession, principal: Principal, lesson_id: int
 ) -> LessonOccurrence:
-    """The lesson, if the caller keeps its journal; ``NotFound`` outside the caller's school
-    and for roles that never see journals, ``Forbidden`` for another teacher's lesson."""
+    """The lesson, if the caller keeps its journal: ``Forbidden`` for roles that keep no
+    journal and for another teacher's lesson, ``NotFound`` outside the caller's school."""
     if principal.role not in (Role.TEACHER, Role.ADMIN):
         raise Forbidden("only the lesson's teacher keeps its journal", code="not_the_teacher")
-    row = (
-        await session.execute(
-            select(LessonOccurrence, SchoolClass.school_id)
-            .join(SchoolClass, SchoolClass.id == LessonOccurrence.class_id)
-            .where(LessonOccurrence.id == lesson_id)
-        )
-    ).first()
-    if row is None or row[1] != principal.school_id:
-        raise NotFound("there is no such lesson", code="lesson_not_found")
-    lesson: LessonOccurrence = row[0]
+    lesson = await lesson_of_school(session, principal, lesson_id)
     if principal.role is Role.TEACHER and lesson.teacher_id != principal.person_id:
         raise Forbidden("another teacher keeps this lesson's journal", code="not_the_teacher")
     return lesson

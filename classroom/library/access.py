@@ -10,14 +10,14 @@ nothing else: no search, no published material that is not attached to that less
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.diary.readers import readable_students
-from classroom.errors import Forbidden, NotFound
+from classroom.errors import Forbidden
 from classroom.library.tables import LibraryAttachment, LibraryMaterial
 from classroom.roles import Principal, Role
+from classroom.school_lessons import lesson_of_school
 from classroom.storage.database import Database
-from classroom.storage.models import Enrolment, LessonOccurrence, PanelBinding, SchoolClass
+from classroom.storage.models import Enrolment, PanelBinding
 
 PUBLISHED = "published"
 DRAFT = "draft"
@@ -32,22 +32,6 @@ async def panel_lesson_ids(db: Database, principal: Principal) -> set[int]:
             select(PanelBinding.lesson_id).where(PanelBinding.panel_id == principal.person_id)
         )
         return set(bound.all())
-
-
-async def lesson_of_school(
-    session: AsyncSession, principal: Principal, lesson_id: int
-) -> LessonOccurrence:
-    row = (
-        await session.execute(
-            select(LessonOccurrence, SchoolClass.school_id)
-            .join(SchoolClass, SchoolClass.id == LessonOccurrence.class_id)
-            .where(LessonOccurrence.id == lesson_id)
-        )
-    ).first()
-    if row is None or row[1] != principal.school_id:
-        raise NotFound("there is no such lesson", code="lesson_not_found")
-    lesson: LessonOccurrence = row[0]
-    return lesson
 
 
 async def may_see_lesson(db: Database, principal: Principal, lesson_id: int) -> bool:

@@ -13,6 +13,7 @@ from classroom.library import access
 from classroom.library.materials import readable
 from classroom.library.tables import LibraryAttachment, LibraryMaterial
 from classroom.roles import Principal, Role
+from classroom.school_lessons import lesson_of_school
 from classroom.storage.database import Database
 
 Purpose = Literal["lesson", "homework"]
@@ -36,7 +37,7 @@ async def _check_teacher(db: Database, principal: Principal, lesson_id: int) -> 
     if principal.role not in (Role.TEACHER, Role.ADMIN):
         raise Forbidden("the lesson's teacher attaches materials", code="not_the_teacher")
     async with db.session() as session:
-        lesson = await access.lesson_of_school(session, principal, lesson_id)
+        lesson = await lesson_of_school(session, principal, lesson_id)
     if principal.role is Role.TEACHER and lesson.teacher_id != principal.person_id:
         raise Forbidden("another teacher gives this lesson", code="not_the_teacher")
 
