@@ -63,6 +63,11 @@ class LessonNoteChanged(DomainEvent, frozen=True, tag="lesson_note.changed"):
     actor_id: int
 
 
+class RecordingFinished(DomainEvent, frozen=True, tag="recording.finished"):
+    recording_id: int
+    lesson_id: int
+
+
 Handler = Callable[[Any], Awaitable[None]]
 
 

@@ -31,6 +31,7 @@ from classroom.events import (
     GradeChanged,
     HomeworkChanged,
     LessonNoteChanged,
+    RecordingFinished,
 )
 from classroom.storage.database import Database
 from classroom.storage.models import EventOutbox
@@ -41,7 +42,12 @@ LEASE = dt.timedelta(seconds=30)
 BATCH = 50
 
 AnyEvent = (
-    AttendanceFinalised | AttendanceChanged | GradeChanged | HomeworkChanged | LessonNoteChanged
+    AttendanceFinalised
+    | AttendanceChanged
+    | GradeChanged
+    | HomeworkChanged
+    | LessonNoteChanged
+    | RecordingFinished
 )
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyEvent)

@@ -17,13 +17,13 @@ import msgspec
 from sqlalchemy import delete, select
 
 from classroom import audit
+from classroom.boards.document import Effect
 from classroom.errors import Conflict, Forbidden, NotFound
+from classroom.events import EventDispatcher, RecordingFinished
 from classroom.roles import Principal, Role
 from classroom.rooms import Room, is_enrolled, is_teacher, load_room
 from classroom.storage.database import Database
 from classroom.storage.models import (
-    Board,
-    BoardOp,
     ChatMessage,
     Enrolment,
     Guardianship,
@@ -31,6 +31,7 @@ from classroom.storage.models import (
     Person,
     Recording,
 )
+from recordings.board_timeline import BoardStart, board_during
 from recordings.webm import media_seconds
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,16 @@ class TimelineItem(msgspec.Struct, frozen=True):
     author: str = ""
     text: str = ""
     operation: str = ""
+    effect: Effect | None = None
+    """A board operation's effect, as the lesson's board applied it (``board.op``)."""
 
 
 class Timeline(msgspec.Struct, frozen=True):
     recording: RecordingView
     lesson_subject: str
     items: list[TimelineItem]
+    board: BoardStart | None = None
+    """The board when recording began (empty when the lesson had no board)."""
 
 
 def file_name(lesson_id: int, started_at: dt.datetime) -> str:
@@ -134,15 +139,28 @@ async def running(db: Database, lesson_id: int) -> RecordingView | None:
 
 
 async def finish(
-    db: Database, recording_id: int, *, now: dt.datetime, size: int, duration: float
+    db: Database,
+    recording_id: int,
+    *,
+    now: dt.datetime,
+    size: int,
+    duration: float,
+    events: EventDispatcher | None = None,
 ) -> RecordingView | None:
+    """Close the row of a stopped recording; ``events`` hear ``RecordingFinished``."""
     async with db.session() as session:
         row = await session.get(Recording, recording_id)
         if row is None:
             return None
         row.ended_at, row.size, row.duration = now, size, duration
+        event = RecordingFinished(row.id, row.lesson_id)
+        if events is not None:
+            events.stage(session, event)
         await session.commit()
-        return _view(row)
+        view = _view(row)
+    if events is not None:
+        await events.committed(event)
+    return view
 
 
 async def discard(db: Database, data_dir: Path, recording_id: int) -> None:
@@ -227,7 +245,8 @@ async def for_viewer(
 
 
 async def timeline(db: Database, principal: Principal, recording_id: int) -> Timeline:
-    """The room's chat messages and board operations during the recording, in time order."""
+    """The room's chat messages and board operations during the recording, in time order,
+    and the board as it was when recording began."""
     row, room = await _load(db, principal, recording_id)
     await check_viewer(db, principal, room)
     start = row.started_at
@@ -252,18 +271,15 @@ async def timeline(db: Database, principal: Principal, recording_id: int) -> Tim
         for sent_at, offset, text, author in messages:
             at = (sent_at - start).total_seconds()
             items.append(TimelineItem(at, "chat", offset, author=author, text=text))
-        operations = (
-            await session.execute(
-                select(BoardOp.at, BoardOp.offset, BoardOp.kind)
-                .join(Board, Board.id == BoardOp.board_id)
-                .where(Board.lesson_id == row.lesson_id, BoardOp.at >= start, BoardOp.at <= end)
+        board, effects = await board_during(session, row.lesson_id, start, end)
+        for timed in effects:
+            at = (timed.at - start).total_seconds()
+            effect = timed.effect
+            items.append(
+                TimelineItem(at, "board", timed.offset, operation=effect.kind, effect=effect)
             )
-        ).all()
-        for at_time, offset, kind in operations:
-            at = (at_time - start).total_seconds()
-            items.append(TimelineItem(at, "board", offset, operation=kind))
     items.sort(key=lambda item: (item.at, item.offset or 0))
-    return Timeline(_view(row), room.lesson.subject, items)
+    return Timeline(_view(row), room.lesson.subject, items, board)
 
 
 async def remove(db: Database, principal: Principal, recording_id: int, data_dir: Path) -> None:

@@ -3,7 +3,9 @@
 - attendance finalised (presence) → the journal's history, and the diaries live;
 - a grade, homework, topic or mark (journal) → the diaries of the students concerned update
   live on their readers' user channels; a new grade or homework also queues a notice to the
-  parents (live and through the webhook, like absence notices).
+  parents (live and through the webhook, like absence notices);
+- a recording finished (recordings) → the students marked absent or late at the lesson and
+  their parents hear ``diary.changed`` (``what: "recording"``): the diary offers it.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from classroom.events import (
     GradeChanged,
     HomeworkChanged,
     LessonNoteChanged,
+    RecordingFinished,
 )
 from classroom.journal import reactions
 from classroom.storage.models import LessonOccurrence, SchoolClass
 from presence import notices
+from recordings.links import missed_audience
 from web.services import Services
 
 DIARY_EVENT = "diary.changed"
@@ -90,8 +94,17 @@ def wire_linked_services(services: Services) -> None:
             await students_of_lesson(db, event.lesson_id), event.lesson_id, "attendance"
         )
 
+    async def on_recording(event: RecordingFinished) -> None:
+        for person, students in (await missed_audience(db, event.lesson_id)).items():
+            await services.realtime.publish(
+                rooms.user_channel(person),
+                DIARY_EVENT,
+                DiaryChanged(sorted(students), event.lesson_id, "recording"),
+            )
+
     events.subscribe(GradeChanged, on_grade)
     events.subscribe(HomeworkChanged, on_homework)
     events.subscribe(LessonNoteChanged, on_note)
     events.subscribe(AttendanceChanged, on_mark)
     events.subscribe(AttendanceFinalised, on_finalised)
+    events.subscribe(RecordingFinished, on_recording)

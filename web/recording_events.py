@@ -39,6 +39,7 @@ async def finish_stopped(services: Services, stopped: Any) -> RecordingView | No
         now=services.clock(),
         size=int(stopped["size"]),
         duration=float(stopped["duration"]),
+        events=services.events,
     )
 
 

@@ -1,5 +1,6 @@
 """The diary's week: a student's lessons with their join links, topics, homework with its
-materials, grades with the teacher's comments, attendance marks, and the coming tests.
+materials, grades with the teacher's comments, attendance marks, recordings, and the coming
+tests; first, the recordings of lessons the student missed.
 
 The diary keeps no copy of the journal: it reads the journal's and the library's public
 functions and is told of changes by their events."""
@@ -17,10 +18,11 @@ from classroom.errors import Forbidden, NotFound
 from classroom.join_links import JoinLinks
 from classroom.journal.reads import GradeEntry, TestDate, entries_for, tests_of_class
 from classroom.library.attachments import AttachedMaterial, attached_to
-from classroom.people import ChildRef
+from classroom.people import ChildRef, children_of
 from classroom.roles import Principal, Role
 from classroom.rooms import RoomTimes
 from classroom.storage.database import Database
+from recordings.links import MissedLesson, RecordingLink, finished_for, missed_by
 
 WEEK = dt.timedelta(days=6)
 TESTS_AHEAD = dt.timedelta(days=21)
@@ -48,6 +50,8 @@ class DiaryLesson(msgspec.Struct, frozen=True):
     mark: Mark | None = None
     mark_source: MarkSource | None = None
     materials: list[AttachedMaterial] = []
+    recordings: list[RecordingLink] = []
+    """Finished recordings of the lesson (for the student and their parents only)."""
 
 
 class DiaryWeek(msgspec.Struct, frozen=True):
@@ -56,6 +60,9 @@ class DiaryWeek(msgspec.Struct, frozen=True):
     date_to: dt.date
     lessons: list[DiaryLesson]
     upcoming_tests: list[TestDate]
+    missed: list[MissedLesson] = []
+    """Recordings of lessons the student was marked absent or late at, finished within the
+    last week: offered at the top of the diary (for the student and their parents only)."""
 
 
 class Readable(msgspec.Struct, frozen=True):
@@ -99,6 +106,8 @@ async def week(
     ids = [lesson.id for lesson in linked]
     entries = await entries_for(db, ids, student.id)
     attached = await attached_to(db, ids)
+    watches = await _may_watch(db, principal, student.id)
+    recorded = await finished_for(db, ids) if watches else {}
     lessons = []
     for lesson in linked:
         entry = entries.get(lesson.id)
@@ -127,6 +136,7 @@ async def week(
                 mark=entry.mark if entry else None,
                 mark_source=entry.mark_source if entry else None,
                 materials=[m for m in materials if m.purpose == "lesson"],
+                recordings=recorded.get(lesson.id, []),
             )
         )
     tests = (
@@ -134,4 +144,13 @@ async def week(
         if student.school_class
         else []
     )
-    return DiaryWeek(student, date_from, date_to, lessons, tests)
+    missed = await missed_by(db, student.id, now=now) if watches else []
+    return DiaryWeek(student, date_from, date_to, lessons, tests, missed)
+
+
+async def _may_watch(db: Database, principal: Principal, student_id: int) -> bool:
+    """Recordings are the class's: the student and their parents see them, a trusted
+    person (who reads the diary only) does not."""
+    if principal.person_id == student_id:
+        return True
+    return any(child.id == student_id for child in await children_of(db, principal.person_id))

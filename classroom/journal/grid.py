@@ -26,6 +26,7 @@ from classroom.storage.models import (
     Subject,
 )
 from classroom.timetable import check_range
+from recordings.links import RecordingLink, finished_for
 
 
 class SubjectRef(msgspec.Struct, frozen=True):
@@ -57,6 +58,8 @@ class GridLesson(msgspec.Struct, frozen=True):
     test_title: str | None = None
     homework: HomeworkView | None = None
     materials: list[AttachedMaterial] = []
+    recordings: list[RecordingLink] = []
+    """Finished recordings of the lesson, oldest first."""
 
 
 class GridStudent(msgspec.Struct, frozen=True):
@@ -169,6 +172,7 @@ async def grid(
             )
         ]
     attached = await attached_to(db, ids)
+    recorded = await finished_for(db, ids)
     columns = []
     for lesson in lessons:
         note, work = notes.get(lesson.id), works.get(lesson.id)
@@ -188,6 +192,7 @@ async def grid(
                 test_title=note.test_title if note else None,
                 homework=homework,
                 materials=[m for m in materials if m.purpose == "lesson"],
+                recordings=recorded.get(lesson.id, []),
             )
         )
     return JournalGrid(
