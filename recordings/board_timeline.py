@@ -22,8 +22,8 @@ from classroom.boards.document import (
     BOARD_WIDTH,
     Board,
     Effect,
+    Item,
     Page,
-    PageView,
     decode_effect,
     from_snapshot,
 )
@@ -33,13 +33,21 @@ from classroom.storage.models import BoardOp
 log = logging.getLogger(__name__)
 
 
+class StartPage(msgspec.Struct, frozen=True):
+    """A page when recording began: its items in drawing order, and which are hidden (an
+    undo or redo during the recording may show them again)."""
+
+    items: list[Item]
+    hidden: list[str]
+
+
 class BoardStart(msgspec.Struct, frozen=True):
-    """The board when recording began: its pages with their visible items."""
+    """The board when recording began."""
 
     width: int
     height: int
     version: int
-    pages: list[PageView]
+    pages: list[StartPage]
 
 
 class TimedEffect(msgspec.Struct, frozen=True):
@@ -76,7 +84,8 @@ async def board_during(
     if doc is None:
         log.warning("board of lesson %d: its state at the recording's start is unknown", lesson_id)
         return None, during
-    return BoardStart(BOARD_WIDTH, BOARD_HEIGHT, doc.version, doc.views()), during
+    pages = [StartPage(list(page.items.values()), sorted(page.hidden)) for page in doc.pages]
+    return BoardStart(BOARD_WIDTH, BOARD_HEIGHT, doc.version, pages), during
 
 
 def _at_start(snapshot: Board, before: list[Effect], stored: list[Effect]) -> Board | None:

@@ -68,7 +68,9 @@ async def test_the_board_at_the_start_and_its_effects_during_the_recording(
     timeline = await store.timeline(db, student, view.id)
     assert timeline.board is not None
     assert timeline.board.version == 4
-    assert [[item.id for item in page.items] for page in timeline.board.pages] == [["b"], []]
+    pages = timeline.board.pages
+    assert [[item.id for item in page.items] for page in pages] == [["a", "b"], []]
+    assert [page.hidden for page in pages] == [["a"], []]
     board_items = [item for item in timeline.items if item.kind == "board"]
     assert [(round(item.at), item.operation) for item in board_items] == [
         (3, "add"),

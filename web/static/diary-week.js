@@ -1,6 +1,7 @@
 // The diary's week view: each readable student's lessons with join links, topics, marks,
-// grades with comments, homework with library materials, and the coming tests. Reloads
-// what changed when the server says so (diary.changed on the person's user channel).
+// grades with comments, homework with library materials, recordings, and the coming tests;
+// above it, the recordings of lessons the student missed. Reloads what changed when the
+// server says so (diary.changed on the person's user channel).
 import { $, addDays, announce, element, formatDate, formatTime } from "/static/dom.js";
 import { hasText, t } from "/static/i18n.js";
 import { api } from "/static/session.js";
@@ -81,6 +82,43 @@ export function materialList(materials) {
   return list;
 }
 
+function minutes(seconds) {
+  return Math.max(1, Math.round(seconds / 60));
+}
+
+function recordingLink(recording, subject, className = "recording-link") {
+  const link = element("a", className, t("week.recording", { minutes: minutes(recording.duration) }));
+  link.href = recording.page;
+  link.dataset.recordingId = recording.id;
+  link.append(element("span", "visually-hidden", `: ${subject}`));
+  return link;
+}
+
+function renderMissed(data) {
+  const section = $("missed");
+  const list = $("missed-list");
+  list.replaceChildren();
+  const missed = data?.missed ?? [];
+  section.hidden = missed.length === 0;
+  if (missed.length === 0) return;
+  const own = data.student.id === week.me?.id;
+  $("missed-title").textContent = own
+    ? t("missed.title")
+    : t("missed.title_child", { name: data.student.display_name });
+  for (const lesson of missed) {
+    const item = element("li", "missed-lesson");
+    item.dataset.lessonId = lesson.lesson_id;
+    const when = `${formatDate(lesson.date, { weekday: "long", day: "numeric", month: "long" })}, ${formatTime(lesson.starts_at, zone())}`;
+    item.append(
+      element("p", null, t("missed.lesson", { subject: lesson.subject, when, mark: t("mark." + lesson.mark) })),
+    );
+    for (const recording of lesson.recordings) {
+      item.append(recordingLink(recording, lesson.subject, "button-link recording-link"));
+    }
+    list.append(item);
+  }
+}
+
 function lessonItem(lesson) {
   const item = element("li", "diary-lesson");
   item.dataset.lessonId = lesson.id;
@@ -120,6 +158,11 @@ function lessonItem(lesson) {
     item.append(list);
   }
   if (lesson.materials.length) item.append(materialList(lesson.materials));
+  for (const recording of lesson.recordings ?? []) {
+    const line = element("p", "recording");
+    line.append(recordingLink(recording, lesson.subject));
+    item.append(line);
+  }
   if (lesson.homework) {
     const work = element("div", "homework");
     work.append(element("p", null, `${t("week.homework")}: ${lesson.homework.text}`));
@@ -165,6 +208,7 @@ export function renderWeek() {
     return;
   }
   const data = week.data;
+  renderMissed(data);
   if (!data) return;
   const name = data.student.display_name;
   $("week-range").textContent = `${name}: ${formatDate(data.date_from, { day: "numeric", month: "long" })} – ${formatDate(data.date_to, { day: "numeric", month: "long" })}`;

@@ -52,6 +52,17 @@ function gradeButton(grade) {
   return button;
 }
 
+function recordingLink(lesson, recording) {
+  const link = element("a", "recording-link", t("journal.recording_short"));
+  link.href = recording.page;
+  link.dataset.recordingId = recording.id;
+  const minutes = Math.max(1, Math.round(recording.duration / 60));
+  const about = t("journal.recording", { date: formatDate(lesson.date), minutes });
+  link.setAttribute("aria-label", about);
+  link.title = about;
+  return link;
+}
+
 function renderGrid() {
   const holder = $("grid");
   holder.replaceChildren();
@@ -77,6 +88,7 @@ function renderGrid() {
     cell.dataset.lessonId = lesson.id;
     if (lesson.topic) cell.title = lesson.topic;
     if (lesson.test_title) cell.append(element("span", "test-flag", ` · ${t("journal.test_short")}`));
+    for (const recording of lesson.recordings ?? []) cell.append(recordingLink(lesson, recording));
     head.append(cell);
   }
   const thead = element("thead");

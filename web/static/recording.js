@@ -1,12 +1,24 @@
-// Playback of a lesson recording: the video, and the room chat in step with it. Messages
-// appear as the video reaches the time they were sent; seeking back hides the later ones.
-// Each message is a button that seeks the video to it.
+// Playback of a lesson recording: the video, and the room chat and the whiteboard in step
+// with it. Messages appear as the video reaches the time they were sent; seeking back hides
+// the later ones. Each message is a button that seeks the video to it. The board is the
+// board when recording began with the effects up to the video's time applied (rebuilt from
+// the start when seeking back).
 import { applyTexts, t, toggleLanguage } from "/static/i18n.js";
 import { ApiError, api, session } from "/static/session.js";
+import { paintPage } from "/static/board-draw.js";
 
 const recordingId = window.location.pathname.split("/")[2];
 const $ = (id) => document.getElementById(id);
 const state = { items: [], shown: -1 };
+const board = {
+  start: null, // the board when recording began (from the timeline)
+  effects: [], // [{at, effect}] in the board's order
+  pages: [], // the board at the video's time: [{items: Map}]
+  applied: 0, // how many effects are in `pages`
+  page: 0,
+  followed: true, // the page follows the drawing until the viewer turns pages
+  drawnOn: 0,
+};
 
 function signIn() {
   session.token = null;
@@ -32,6 +44,109 @@ function renderChat() {
   state.shown = shown;
   $("recording-chat-empty").hidden = shown > 0;
 }
+
+// -- the board ----------------------------------------------------------------------------
+
+function boardFromStart() {
+  board.pages = board.start.pages.map((page) => {
+    const hidden = new Set(page.hidden);
+    return { items: new Map(page.items.map((item) => [item.id, { ...item, hidden: hidden.has(item.id) }])) };
+  });
+  board.applied = 0;
+  board.drawnOn = 0; // the page drawn on last
+}
+
+function applyEffect(effect) {
+  if (effect.kind === "page.add") {
+    board.pages.push({ items: new Map() });
+    return board.pages.length - 1;
+  }
+  const page = board.pages[effect.page];
+  if (!page) return null;
+  if (effect.item) page.items.set(effect.item.id, { ...effect.item, hidden: false });
+  for (const id of effect.hide ?? []) {
+    const item = page.items.get(id);
+    if (item) item.hidden = true;
+  }
+  for (const id of effect.show ?? []) {
+    const item = page.items.get(id);
+    if (item) item.hidden = false;
+  }
+  return effect.kind === "grant" || effect.kind === "revoke" ? null : effect.page;
+}
+
+function boardAt(seconds) {
+  let upto = 0;
+  while (upto < board.effects.length && board.effects[upto].at <= seconds + 0.05) upto += 1;
+  if (upto === board.applied) return false;
+  if (upto < board.applied) boardFromStart();
+  for (; board.applied < upto; board.applied += 1) {
+    const page = applyEffect(board.effects[board.applied].effect);
+    if (page !== null) board.drawnOn = page;
+  }
+  if (board.followed) board.page = board.drawnOn;
+  board.page = Math.max(0, Math.min(board.page, board.pages.length - 1));
+  return true;
+}
+
+function paintBoard() {
+  const canvas = $("recording-board-canvas");
+  const stage = $("recording-board-stage");
+  const ratio = window.devicePixelRatio || 1;
+  const width = stage.clientWidth;
+  const height = Math.round((width * board.start.height) / board.start.width);
+  canvas.width = Math.max(1, Math.round(width * ratio));
+  canvas.height = Math.max(1, Math.round(height * ratio));
+  canvas.style.height = `${height}px`;
+  stage.style.height = `${height}px`;
+  const page = board.pages[board.page];
+  const items = page ? [...page.items.values()] : [];
+  paintPage(canvas, items, board.start.width);
+  const visible = items.filter((item) => !item.hidden);
+  const texts = visible.filter((item) => item.tool === "text").map((item) => item.text);
+  const label = t("board.canvas", { page: board.page + 1, pages: board.pages.length });
+  canvas.setAttribute("aria-label", label);
+  $("recording-board-page").textContent = t("board.page", {
+    page: board.page + 1,
+    pages: board.pages.length,
+  });
+  $("recording-board-description").textContent = [
+    t("board.describe", { count: visible.length }),
+    texts.length ? t("board.describe.texts", { texts: texts.join("; ") }) : "",
+  ].join(" ");
+  $("recording-board-prev").disabled = board.page === 0;
+  $("recording-board-next").disabled = board.page >= board.pages.length - 1;
+  const root = $("recording-board");
+  root.dataset.applied = String(board.applied);
+  root.dataset.version = String(board.start.version + board.applied);
+}
+
+function renderBoard(force = false) {
+  if (!board.start) return;
+  const changed = boardAt($("recording-video").currentTime);
+  if (changed || force) paintBoard();
+}
+
+function turnPage(step) {
+  board.followed = false;
+  board.page = Math.max(0, Math.min(board.pages.length - 1, board.page + step));
+  paintBoard();
+}
+
+function buildBoard(start, items) {
+  if (!start) return;
+  board.start = start;
+  board.effects = items
+    .filter((item) => item.kind === "board" && item.effect)
+    .map((item) => ({ at: item.at, effect: item.effect }))
+    .sort((a, b) => a.effect.seq - b.effect.seq);
+  boardFromStart();
+  $("recording-board").hidden = false;
+  renderBoard(true);
+  new ResizeObserver(() => paintBoard()).observe($("recording-board-stage"));
+}
+
+// -- the chat -----------------------------------------------------------------------------
 
 function buildChat(items) {
   const list = $("recording-chat");
@@ -82,6 +197,7 @@ async function load() {
       date: started.toLocaleString(),
     });
     buildChat(timeline.items);
+    buildBoard(timeline.board, timeline.items);
     await loadVideo(timeline.recording.url);
     status.textContent = "";
   } catch (error) {
@@ -94,6 +210,15 @@ async function load() {
 applyTexts();
 $("lang").addEventListener("click", toggleLanguage);
 const video = $("recording-video");
-for (const name of ["timeupdate", "seeked", "loadedmetadata"]) video.addEventListener(name, renderChat);
+function render() {
+  renderChat();
+  renderBoard();
+}
+for (const name of ["timeupdate", "seeked", "loadedmetadata"]) video.addEventListener(name, render);
+video.addEventListener("seeking", () => {
+  board.followed = true;
+});
+$("recording-board-prev").addEventListener("click", () => turnPage(-1));
+$("recording-board-next").addEventListener("click", () => turnPage(1));
 if (!session.token) signIn();
 else load();
