@@ -2,7 +2,8 @@
 diary open when the recording ends and is offered it at the top, opens it and sees the board
 and the chat in step with the video, seeking forward and back; the parent is offered the same
 for the child (and the access is audited); the teacher finds the recording on the lesson in
-the journal; another class's student and another child's parent are refused with reasons."""
+the journal; the pages fit a phone; another class's student and another child's parent are
+refused with reasons."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from recordings.webm import WebmWriter
 from tests.browser import accessibility_violations
 from tests.clients import get_json, login
 from tests.conftest import LiveServer, ServerFactory, demo_principal
+from tests.web.test_diary_library_pages import PHONE
 from tests.web.test_lesson_pages import QUICK, People
 from web.services import SERVICES_KEY
 
@@ -210,7 +212,7 @@ async def test_an_absent_student_is_offered_the_recording_and_watches_it(
         assert await accessibility_violations(student) == []
 
         # The parent is offered the same for the child; opening it is audited.
-        parent = await people.tab("parent", bypass_csp=True)
+        parent = await people.tab("parent", viewport=PHONE, bypass_csp=True)
         await parent.goto(f"{server.url}/diary")
         child = (await get_json(server.url, "/api/me", await login(server.url, "student")))[
             "display_name"
@@ -222,6 +224,9 @@ async def test_an_absent_student_is_offered_the_recording_and_watches_it(
         await offered.get_by_role("link", name="Запись урока").click()
         await parent.wait_for_url(f"**/recording/{recorded.recording_id}")
         await expect(parent.locator("#recording-board-description")).to_contain_text(BEFORE)
+        await expect(parent.locator("#recording-board-canvas")).to_be_visible()
+        width = await parent.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= PHONE["width"], f"the page scrolls sideways: {width} px"
         async with recorded.services.db.session() as session:
             actions = (await session.scalars(select(AuditEntry.action))).all()
         assert "recording_listed" in actions
