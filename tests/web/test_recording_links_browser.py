@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bench.clip import make_clip
 from classroom import chat, rooms
 from classroom.attendance_marks import Mark, MarkSource, set_mark
-from classroom.boards.document import Actor, AddOp, Effect, EraseOp, Item, Standing
+from classroom.boards.document import Actor, AddOp, Effect, EraseOp, Item, Op, PageAddOp, Standing
 from classroom.boards.store import Boards
 from classroom.demo import add_lesson
 from classroom.rooms import RoomState, load_room
@@ -34,6 +34,7 @@ from web.services import SERVICES_KEY
 SECONDS = 8
 BEFORE = "Было до записи"
 DURING = "x² + 1 = 10"
+SECOND_PAGE = "Вторая страница"
 MESSAGE = "Смотрите на доску"
 
 
@@ -94,11 +95,11 @@ class Recorded:
         boards = Boards(db)
         actor = Actor(teacher.person_id, Standing.TEACHER)
 
-        async def draw(seconds: float, op: AddOp | EraseOp) -> None:
+        async def draw(seconds: float, op: Op, page: int = 0) -> None:
             await boards.apply(
                 room.lesson,
                 actor,
-                0,
+                page,
                 op,
                 client_id=None,
                 now=at + dt.timedelta(seconds=seconds),
@@ -123,6 +124,8 @@ class Recorded:
         )
         await draw(3, AddOp(text_item("during", DURING, 600)))
         await draw(5, EraseOp(["before"]))
+        await draw(7, PageAddOp())
+        await draw(7.5, AddOp(text_item("second", SECOND_PAGE, 300)), page=1)
 
     async def finish(self) -> None:
         path = self.services.settings.data_dir / store.file_name(self.lesson_id, self.started)
@@ -202,14 +205,24 @@ async def test_an_absent_student_is_offered_the_recording_and_watches_it(
         await expect(described).to_contain_text(BEFORE)
         assert await canvas.evaluate("(c) => c.toDataURL()") == at_start
 
-        # A message's time seeks the video there; playing on reaches the board's changes.
+        # A message's time seeks the video there; playing on to the end follows the board
+        # to the page added last; the viewer turns back to the first page.
         await seek(student, 2.5)
         await student.get_by_role("button", name="Перейти к 0:02").click()
         assert 1.9 <= await student.locator("#recording-video").evaluate("(v) => v.currentTime") < 3
         await student.locator("#recording-video").evaluate("(v) => v.play()")
-        await expect(described).not_to_contain_text(BEFORE, timeout=10000)
-        await expect(board).to_have_attribute("data-applied", "2")
+        await expect(board).to_have_attribute("data-applied", "4", timeout=15000)
+        page_number = student.locator("#recording-board-page")
+        await expect(page_number).to_have_text("Страница 2 из 2")
+        await expect(described).to_contain_text(SECOND_PAGE)
+        await board.get_by_role("button", name="Предыдущая страница").click()
+        await expect(page_number).to_have_text("Страница 1 из 2")
+        await expect(described).to_contain_text(DURING)
+        await expect(described).not_to_contain_text(BEFORE)
         assert await accessibility_violations(student) == []
+        await seek(student, 1)  # seeking follows the drawing again: one page then
+        await expect(page_number).to_have_text("Страница 1 из 1")
+        await expect(described).to_contain_text(BEFORE)
 
         # The parent is offered the same for the child; opening it is audited.
         parent = await people.tab("parent", viewport=PHONE, bypass_csp=True)
