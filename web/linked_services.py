@@ -25,9 +25,9 @@ from classroom.events import (
     RecordingFinished,
 )
 from classroom.journal import reactions
+from classroom.recording_links import missed_audience
 from classroom.storage.models import LessonOccurrence, SchoolClass
 from presence import notices
-from recordings.links import missed_audience
 from web.services import Services
 
 DIARY_EVENT = "diary.changed"

@@ -19,10 +19,10 @@ from classroom.join_links import JoinLinks
 from classroom.journal.reads import GradeEntry, TestDate, entries_for, tests_of_class
 from classroom.library.attachments import AttachedMaterial, attached_to
 from classroom.people import ChildRef, children_of
+from classroom.recording_links import MissedLesson, RecordingLink, finished_for, missed_by
 from classroom.roles import Principal, Role
 from classroom.rooms import RoomTimes
 from classroom.storage.database import Database
-from recordings.links import MissedLesson, RecordingLink, finished_for, missed_by
 
 WEEK = dt.timedelta(days=6)
 TESTS_AHEAD = dt.timedelta(days=21)

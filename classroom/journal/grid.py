@@ -15,6 +15,7 @@ from classroom.journal.grades import GradeView
 from classroom.journal.tables import JournalGrade, JournalHomework, JournalLesson
 from classroom.library.attachments import AttachedMaterial, attached_to
 from classroom.people import ClassRef
+from classroom.recording_links import RecordingLink, finished_for
 from classroom.roles import Principal, Role
 from classroom.storage.database import Database
 from classroom.storage.models import (
@@ -26,7 +27,6 @@ from classroom.storage.models import (
     Subject,
 )
 from classroom.timetable import check_range
-from recordings.links import RecordingLink, finished_for
 
 
 class SubjectRef(msgspec.Struct, frozen=True):

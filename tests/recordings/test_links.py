@@ -8,6 +8,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from classroom import recording_links as links
 from classroom.attendance_marks import Mark
 from classroom.demo import add_lesson
 from classroom.diary import trusted, week
@@ -21,7 +22,7 @@ from classroom.roles import Principal
 from classroom.rooms import RoomTimes, load_room
 from classroom.storage.database import Database
 from classroom.storage.models import LessonOccurrence
-from recordings import links, store
+from recordings import store
 from tests.conftest import TEST_SECRET, demo_principal
 
 

@@ -1,7 +1,9 @@
 """Where recordings show up outside the lesson: links on the lessons of the journal and the
 diary, and the recordings offered first to the students who missed the lesson.
 
-Reads only; who may follow a link is decided when it is opened (``recordings.store``)."""
+Reads only, of the ``recording`` table; who may follow a link is decided when it is opened
+(by the recordings' access rules). Here in ``classroom`` so that the journal and the diary
+need nothing of ``recordings``."""
 
 from __future__ import annotations
 
