@@ -234,9 +234,23 @@ async def test_an_absent_student_is_offered_the_recording_and_watches_it(
         await expect(offered.get_by_role("heading")).to_have_text(
             f"{child} пропустил(а) урок — посмотрите запись"
         )
-        await offered.get_by_role("link", name="Запись урока").click()
+        await parent.get_by_role("button", name="English").click()  # and in English
+        await expect(offered.get_by_role("heading")).to_have_text(
+            f"{child} missed a lesson — watch the recording"
+        )
+        await offered.get_by_role("link", name="Lesson recording").click()
         await parent.wait_for_url(f"**/recording/{recorded.recording_id}")
-        await expect(parent.locator("#recording-board-description")).to_contain_text(BEFORE)
+        await expect(parent.get_by_role("heading", name="Board")).to_be_visible()
+        await expect(parent.locator("#recording-board-description")).to_have_text(
+            f"1 items on the page. Texts: {BEFORE}."
+        )
+        await expect(parent.locator("#recording-title")).to_contain_text("Lesson recording: ")
+        await parent.get_by_role("button", name="Русский").click()
+        await expect(parent.locator("#recording-board-page")).to_have_text("Страница 1 из 1")
+        await expect(parent.locator("#recording-title")).to_contain_text("Запись урока: ")
+        await expect(parent.locator("#recording-board-description")).to_contain_text(
+            f"Надписи: {BEFORE}."
+        )
         await expect(parent.locator("#recording-board-canvas")).to_be_visible()
         width = await parent.evaluate("document.scrollingElement.scrollWidth")
         assert width <= PHONE["width"], f"the page scrolls sideways: {width} px"

@@ -9,7 +9,7 @@ import { paintPage } from "/static/board-draw.js";
 
 const recordingId = window.location.pathname.split("/")[2];
 const $ = (id) => document.getElementById(id);
-const state = { items: [], shown: -1 };
+const state = { items: [], shown: -1, timeline: null };
 const board = {
   start: null, // the board when recording began (from the timeline)
   effects: [], // [{at, effect}] in the board's order
@@ -169,7 +169,7 @@ function buildChat(items) {
     entry.append(button, author, text);
     entry.hidden = true;
     list.append(entry);
-    state.items.push({ at: item.at, element: entry });
+    state.items.push({ at: item.at, element: entry, button });
   }
   renderChat();
 }
@@ -186,16 +186,32 @@ async function loadVideo(url) {
   $("recording-video").src = URL.createObjectURL(blob);
 }
 
+function renderTitle() {
+  const { timeline } = state;
+  if (!timeline) return;
+  const started = new Date(timeline.recording.started_at);
+  $("recording-title").textContent = t("recording.heading", {
+    subject: timeline.lesson_subject,
+    date: started.toLocaleString(document.documentElement.lang),
+  });
+}
+
+// The language switched: the texts made here follow.
+function renderTexts() {
+  renderTitle();
+  for (const item of state.items) {
+    item.button.setAttribute("aria-label", t("recording.seek", { time: clock(item.at) }));
+  }
+  if (board.start) paintBoard();
+}
+
 async function load() {
   const status = $("recording-status");
   status.textContent = t("recording.loading");
   try {
     const timeline = await api(`/api/recordings/${recordingId}/timeline`);
-    const started = new Date(timeline.recording.started_at);
-    $("recording-title").textContent = t("recording.heading", {
-      subject: timeline.lesson_subject,
-      date: started.toLocaleString(),
-    });
+    state.timeline = timeline;
+    renderTitle();
     buildChat(timeline.items);
     buildBoard(timeline.board, timeline.items);
     await loadVideo(timeline.recording.url);
@@ -218,6 +234,7 @@ for (const name of ["timeupdate", "seeked", "loadedmetadata"]) video.addEventLis
 video.addEventListener("seeking", () => {
   board.followed = true;
 });
+document.addEventListener("languagechange", renderTexts);
 $("recording-board-prev").addEventListener("click", () => turnPage(-1));
 $("recording-board-next").addEventListener("click", () => turnPage(1));
 if (!session.token) signIn();
