@@ -112,8 +112,9 @@ DIARY_ENDPOINTS: list[Endpoint] = [
         "GET",
         "/api/diary/week",
         "A student's week: lessons with join links, topics, homework with materials, grades "
-        "with comments, attendance marks, and tests of the next three weeks. A family "
-        "member's read is audited.",
+        "with comments, attendance marks, recordings, and tests of the next three weeks; "
+        "first, the recordings of lessons the student missed (recordings for the student "
+        "and their parents only). A family member's read is audited.",
         DiaryWeek,
         get_week,
         tag="diary",

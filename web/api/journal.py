@@ -138,7 +138,8 @@ JOURNAL_ENDPOINTS: list[Endpoint] = [
         "GET",
         "/api/journal/grid",
         "A class's lessons of one subject × its students: attendance marks with their "
-        "source, grades, topics, tests and homework (the teacher of that subject there).",
+        "source, grades, topics, tests, homework and the lessons' recordings (the teacher of "
+        "that subject there).",
         JournalGrid,
         get_grid,
         tag="journal",
