@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import msgspec
@@ -248,6 +249,10 @@ async def _entry_facts(
     return bool(row[0]), int(row[1] or 0), bool(row[2])
 
 
+EntryFacts = Callable[[LessonFacts, int], Awaitable[tuple[bool, int, bool]]]
+"""Reads a student's entry facts of a lesson: enrolled, link generation, removed."""
+
+
 async def check_entry(
     db: Database,
     links: join_links.JoinLinks,
@@ -257,10 +262,12 @@ async def check_entry(
     *,
     now: dt.datetime,
     times: RoomTimes,
+    entry_facts: EntryFacts | None = None,
 ) -> None:
     """Let the teacher (and the admin) in at any time before the end; let a student of the
     class in with a valid join link of their own while the room is open, unlocked and they
-    were not removed. Everyone else is refused with a reason."""
+    were not removed. Everyone else is refused with a reason. ``entry_facts`` reads the
+    student's facts (the database by default; a cache on the join path)."""
     state = room.state(now, times)
     if state is RoomState.ENDED:
         raise Forbidden("this lesson has ended", code="room_ended")
@@ -272,7 +279,11 @@ async def check_entry(
         return
     if principal.role is not Role.STUDENT:
         raise Forbidden("you are not a participant of this lesson", code="not_a_participant")
-    enrolled, current, excluded = await _entry_facts(db, room.lesson, principal.person_id)
+    if entry_facts is None:
+        facts = await _entry_facts(db, room.lesson, principal.person_id)
+    else:
+        facts = await entry_facts(room.lesson, principal.person_id)
+    enrolled, current, excluded = facts
     if not enrolled:
         raise Forbidden("you are not a participant of this lesson", code="not_a_participant")
     if link is None:
