@@ -13,13 +13,12 @@ from collections.abc import Awaitable, Callable
 import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from classroom.errors import Forbidden, InvalidInput, NotFound
 from classroom.roles import Principal
 from classroom.rooms import MAX_CHAT_LENGTH, Author, Room, RoomState, is_enrolled, is_teacher
-from classroom.storage.database import Database
+from classroom.storage.database import Database, Reader
 from classroom.storage.models import ChatMessage, Person
 
 HISTORY_LIMIT = 200
@@ -159,7 +158,7 @@ async def history(db: Database, room: Room, viewer: Principal) -> list[MessageVi
         return await history_in(session, room, viewer)
 
 
-async def history_in(session: AsyncSession, room: Room, viewer: Principal) -> list[MessageView]:
+async def history_in(session: Reader, room: Room, viewer: Principal) -> list[MessageView]:
     """The latest messages the viewer may read, oldest first: the room's, and the private
     ones they wrote or received (the teacher reads every private message of the lesson)."""
     conditions = [ChatMessage.lesson_id == room.lesson.id, ChatMessage.deleted_at.is_(None)]
@@ -179,9 +178,7 @@ async def _views(db: Database, *conditions: object, limit: int = 1) -> list[Mess
         return await _views_in(session, *conditions, limit=limit)
 
 
-async def _views_in(
-    session: AsyncSession, *conditions: object, limit: int = 1
-) -> list[MessageView]:
+async def _views_in(session: Reader, *conditions: object, limit: int = 1) -> list[MessageView]:
     author, recipient = _AUTHOR, _RECIPIENT
     query = (
         select(

@@ -19,9 +19,9 @@ from typing import Generic, TypeVar
 from sqlalchemy import select
 
 from classroom.errors import NotFound
-from classroom.rooms import LessonFacts, Room, load_room
+from classroom.rooms import Author, LessonFacts, Room, load_room
 from classroom.storage.database import Database
-from classroom.storage.models import Enrolment, JoinLinkGeneration, RoomExclusion
+from classroom.storage.models import Enrolment, JoinLinkGeneration, Person, RoomExclusion
 
 DEFAULT_TTL_SECONDS = 20.0
 DEFAULT_SIZE = 20_000
@@ -36,6 +36,8 @@ class LessonEntry:
     enrolled: frozenset[int]
     generations: dict[int, int]
     excluded: frozenset[int]
+    authors: dict[int, Author]
+    """How the class's students appear in the room."""
 
     def facts_of(self, student_id: int) -> tuple[bool, int, bool]:
         """Enrolled, current link generation, removed — as ``rooms.check_entry`` needs."""
@@ -48,22 +50,24 @@ class LessonEntry:
 
 async def load_entry(db: Database, lesson: LessonFacts) -> LessonEntry:
     """The entry facts of a whole lesson, read in one session."""
-    async with db.session() as session:
-        enrolled = await session.scalars(
-            select(Enrolment.student_id).where(Enrolment.class_id == lesson.class_id)
+    async with db.reader() as connection:
+        students = await connection.execute(
+            select(Enrolment.student_id, Person.display_name, Person.role)
+            .join(Person, Person.id == Enrolment.student_id)
+            .where(Enrolment.class_id == lesson.class_id)
         )
-        students = frozenset(enrolled.all())
-        generations = await session.execute(
+        authors = {int(id_): Author(int(id_), name, role) for id_, name, role in students.all()}
+        generations = await connection.execute(
             select(JoinLinkGeneration.person_id, JoinLinkGeneration.generation).where(
                 JoinLinkGeneration.lesson_id == lesson.id
             )
         )
         current = {int(person): int(generation) for person, generation in generations.all()}
-        excluded = await session.scalars(
+        excluded = await connection.execute(
             select(RoomExclusion.person_id).where(RoomExclusion.lesson_id == lesson.id)
         )
-        removed = frozenset(excluded.all())
-    return LessonEntry(students, current, removed)
+        removed = frozenset(int(person) for (person,) in excluded.all())
+    return LessonEntry(frozenset(authors), current, removed, authors)
 
 
 class _Kept(Generic[T]):
@@ -105,6 +109,13 @@ class _Kept(Generic[T]):
             self._values[lesson_id] = (started, value)
         return value
 
+    def peek(self, lesson_id: int) -> T | None:
+        """The value if it is kept and fresh, without reading it."""
+        kept = self._values.get(lesson_id)
+        if kept is None or self._clock() - kept[0] >= self._ttl:
+            return None
+        return kept[1]
+
     def forget(self, lesson_id: int) -> None:
         self._values.pop(lesson_id, None)
         self._loading.pop(lesson_id, None)
@@ -141,6 +152,11 @@ class RoomCache:
         """For ``rooms.check_entry``: enrolled, link generation, removed."""
         entry = await self._entries.get(lesson.id, lambda: load_entry(self._db, lesson))
         return entry.facts_of(student_id)
+
+    def known_author(self, lesson_id: int, person_id: int) -> Author | None:
+        """How a student of the lesson's class appears, if their class is kept now."""
+        entry = self._entries.peek(lesson_id)
+        return None if entry is None else entry.authors.get(person_id)
 
     def forget(self, lesson_id: int) -> None:
         """Something about the lesson's room changed: read it again next time."""

@@ -154,16 +154,28 @@ def user_channel(person_id: int) -> str:
 async def load_room(db: Database, lesson_id: int, school_id: int) -> Room:
     """The room of a lesson of the caller's school; ``NotFound`` for any other."""
     teacher = _TEACHER
-    async with db.session() as session:
+    async with db.reader() as connection:
         row = (
-            await session.execute(
+            await connection.execute(
                 select(
-                    LessonOccurrence,
+                    LessonOccurrence.id,
                     SchoolClass.school_id,
+                    LessonOccurrence.class_id,
                     SchoolClass.name,
+                    LessonOccurrence.teacher_id,
                     teacher.display_name,
                     Subject.name,
-                    LessonRoom,
+                    LessonOccurrence.date,
+                    LessonOccurrence.starts_at,
+                    LessonOccurrence.ends_at,
+                    LessonOccurrence.online,
+                    LessonRoom.lesson_id,
+                    LessonRoom.opened_at,
+                    LessonRoom.live_at,
+                    LessonRoom.ended_at,
+                    LessonRoom.locked,
+                    LessonRoom.chat_locked,
+                    LessonRoom.muted_all,
                 )
                 .join(SchoolClass, SchoolClass.id == LessonOccurrence.class_id)
                 .join(teacher, teacher.id == LessonOccurrence.teacher_id)
@@ -174,28 +186,47 @@ async def load_room(db: Database, lesson_id: int, school_id: int) -> Room:
         ).first()
     if row is None or row[1] != school_id:
         raise NotFound("there is no such lesson", code="lesson_not_found")
-    lesson, _school, class_name, teacher_name, subject, room = row
+    (
+        _id,
+        _school,
+        class_id,
+        class_name,
+        teacher_id,
+        teacher_name,
+        subject,
+        date,
+        starts_at,
+        ends_at,
+        online,
+        room_row,
+        opened_at,
+        live_at,
+        ended_at,
+        locked,
+        chat_locked,
+        muted_all,
+    ) = row
     facts = LessonFacts(
-        id=lesson.id,
+        id=lesson_id,
         school_id=school_id,
-        class_id=lesson.class_id,
+        class_id=class_id,
         class_name=class_name,
-        teacher_id=lesson.teacher_id,
+        teacher_id=teacher_id,
         teacher_name=teacher_name,
         subject=subject,
-        date=lesson.date,
-        starts_at=lesson.starts_at,
-        ends_at=lesson.ends_at,
-        online=lesson.online,
+        date=date,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        online=online,
     )
-    if room is None:
+    if room_row is None:
         return Room(facts, None, None, None, RoomSwitches())
     return Room(
         facts,
-        room.opened_at,
-        room.live_at,
-        room.ended_at,
-        RoomSwitches(room.locked, room.chat_locked, room.muted_all),
+        opened_at,
+        live_at,
+        ended_at,
+        RoomSwitches(bool(locked), bool(chat_locked), bool(muted_all)),
     )
 
 
@@ -398,9 +429,9 @@ async def revoke_link(db: Database, principal: Principal, room: Room, person_id:
 
 async def author_of(db: Database, person_id: int) -> Author:
     """How a person appears in a room (name and role only)."""
-    async with db.session() as session:
+    async with db.reader() as connection:
         row = (
-            await session.execute(
+            await connection.execute(
                 select(Person.display_name, Person.role).where(Person.id == person_id)
             )
         ).first()

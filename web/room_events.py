@@ -206,7 +206,9 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         stream = await realtime.attach(call.sid, rooms.room_channel(room.lesson.id), payload.since)
         if teacher:
             await realtime.attach(call.sid, rooms.staff_channel(room.lesson.id), None)
-        me = await authors.of(principal.person_id)
+        me = cache.known_author(room.lesson.id, principal.person_id) or await authors.of(
+            principal.person_id
+        )
         visiting.add(call.sid)
         first_device = await arrivals.arrive(
             visits.Arrival(
