@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import msgspec
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -100,10 +100,6 @@ async def post(
         raise Forbidden("the teacher has locked the chat", code="chat_locked")
     cleaned = clean_text(text)
     recipient = None if to_id is None else await _recipient(db, room, sender_principal, to_id)
-    if client_id is not None:
-        existing = await _by_client_id(db, room.lesson.id, sender.id, client_id)
-        if existing is not None:
-            return existing, None
     view = MessageView(
         id=uuid.uuid4().hex,
         lesson_id=room.lesson.id,
@@ -114,30 +110,36 @@ async def post(
         client_id=client_id,
     )
     async with db.session() as session:
-        row = ChatMessage(
-            id=view.id,
-            lesson_id=room.lesson.id,
-            author_id=sender.id,
-            recipient_id=None if recipient is None else recipient.id,
-            text=cleaned,
-            client_id=client_id,
-            sent_at=now,
-        )
-        session.add(row)
         try:
-            await session.flush()
+            # A resend of a stored message (same client id) fails here on the unique
+            # constraint and is answered with the stored one: no look-up before each post.
+            await session.execute(
+                insert(ChatMessage).values(
+                    id=view.id,
+                    lesson_id=room.lesson.id,
+                    author_id=sender.id,
+                    recipient_id=None if recipient is None else recipient.id,
+                    text=cleaned,
+                    client_id=client_id,
+                    sent_at=now,
+                )
+            )
         except IntegrityError:
             await session.rollback()
-            assert client_id is not None
+            if client_id is None:
+                raise
             existing = await _by_client_id(db, room.lesson.id, sender.id, client_id)
             if existing is None:
                 raise
             return existing, None
         # Published inside the transaction: a message that could not be delivered is not
         # kept, and the sender may resend it with the same client id.
-        row.offset = await publish(view)
+        offset = await publish(view)
+        await session.execute(
+            update(ChatMessage).where(ChatMessage.id == view.id).values(offset=offset)
+        )
         await session.commit()
-    return view, row.offset
+    return view, offset
 
 
 async def _by_client_id(

@@ -277,10 +277,13 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             await realtime.publish(rooms.user_channel(view.author.id), "chat.message", view)
             return await realtime.publish(rooms.user_channel(view.to.id), "chat.message", view)
 
+        me = cache.known_author(room.lesson.id, principal.person_id) or await authors.of(
+            principal.person_id
+        )
         view, offset = await chat.post(
             db,
             room,
-            await authors.of(principal.person_id),
+            me,
             principal,
             payload.text,
             state=room.state(now(), settings.room_times),
