@@ -66,15 +66,17 @@ async def arrive(
 
 
 async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
-    """Record many arrivals in one transaction (two statements); for each, ``True`` if
-    the person was not in that room before on another connection (any device, any node,
-    or an earlier arrival of the same batch)."""
+    """Record many arrivals with two statements (a read of the open visits, one insert of
+    the new ones; no transaction around them, which would not make the read-then-insert
+    atomic across nodes either); for each, ``True`` if the person was not in that room
+    before on another connection (any device, any node, or an earlier arrival of the same
+    batch)."""
     if not arrivals:
         return []
     lessons = {a.lesson_id for a in arrivals}
     people = {a.person_id for a in arrivals}
     open_visits: dict[tuple[int, int], list[tuple[str, dt.datetime]]] = {}
-    async with db.session() as session:
+    async with db.autocommit() as session:
         rows = await session.execute(
             select(
                 RoomVisit.lesson_id,
@@ -114,7 +116,6 @@ async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
                 )
         if new_rows:
             await session.execute(insert(RoomVisit), new_rows)
-        await session.commit()
     return firsts
 
 

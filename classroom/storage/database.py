@@ -62,6 +62,13 @@ class Database:
         """A pooled connection for read-only statements, outside a transaction: each
         statement sees what was committed when it ran, and no BEGIN and ROLLBACK round
         trips are paid around them (the hot read paths of room entry)."""
+        async with self.autocommit() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection where each statement commits on its own (no BEGIN, COMMIT
+        or ROLLBACK round trips): for single statements that need no transaction."""
         async with self.engine.connect() as connection:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
