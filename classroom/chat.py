@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import msgspec
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import delete as delete_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -42,6 +44,21 @@ class MessageView(msgspec.Struct, frozen=True):
 
 Publish = Callable[[MessageView], Awaitable[int]]
 """Delivers a new message live and returns its offset on the channel."""
+
+Posted = tuple[MessageView, int | None]
+"""A stored message and its offset (``None`` for a resend that was already posted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message that passed every check, ready to be stored and published."""
+
+    view: MessageView
+    publish: Publish
+
+
+Store = Callable[[Outgoing], Awaitable[Posted]]
+"""Stores and publishes a checked message (alone, or with others arriving together)."""
 
 
 def clean_text(text: str) -> str:
@@ -85,9 +102,11 @@ async def post(
     client_id: str | None,
     now: dt.datetime,
     publish: Publish,
-) -> tuple[MessageView, int | None]:
-    """Store and publish a message; return it with its offset (``None`` for a resend that
-    was already posted, which is returned as it was)."""
+    store: Store | None = None,
+) -> Posted:
+    """Check, store and publish a message; return it with its offset (``None`` for a
+    resend that was already posted, which is returned as it was). ``store`` may batch it
+    with others (``store_many``); by default it is stored alone."""
     if state is not RoomState.LIVE:
         raise Forbidden(
             "the chat opens when the teacher starts the lesson"
@@ -109,37 +128,85 @@ async def post(
         to=recipient,
         client_id=client_id,
     )
+    outgoing = Outgoing(view, publish)
+    return await (store(outgoing) if store is not None else store_one(db, outgoing))
+
+
+async def store_one(db: Database, outgoing: Outgoing) -> Posted:
+    """Store and publish one checked message (see ``store_many``)."""
+    (result,) = await store_many(db, [outgoing])
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+async def store_many(db: Database, batch: Sequence[Outgoing]) -> list[Posted | BaseException]:
+    """Store and publish checked messages in one transaction: insert them all, publish
+    each in order, keep the offsets of those delivered and drop those that were not.
+    Each gets its result, or the error of its own publication."""
     async with db.session() as session:
+        connection = await session.connection()
         try:
             # A resend of a stored message (same client id) fails here on the unique
             # constraint and is answered with the stored one: no look-up before each post.
-            await session.execute(
-                insert(ChatMessage).values(
-                    id=view.id,
-                    lesson_id=room.lesson.id,
-                    author_id=sender.id,
-                    recipient_id=None if recipient is None else recipient.id,
-                    text=cleaned,
-                    client_id=client_id,
-                    sent_at=now,
-                )
-            )
+            await connection.execute(insert(ChatMessage), [_row_of(o.view) for o in batch])
         except IntegrityError:
             await session.rollback()
-            if client_id is None:
-                raise
-            existing = await _by_client_id(db, room.lesson.id, sender.id, client_id)
-            if existing is None:
-                raise
-            return existing, None
+            if len(batch) > 1:  # someone's resend spoilt the batch: each on its own
+                return [(await store_many(db, [outgoing]))[0] for outgoing in batch]
+            try:
+                return [await _resent(db, batch[0].view)]
+            except Exception as exc:
+                return [exc]
         # Published inside the transaction: a message that could not be delivered is not
         # kept, and the sender may resend it with the same client id.
-        offset = await publish(view)
-        await session.execute(
-            update(ChatMessage).where(ChatMessage.id == view.id).values(offset=offset)
-        )
+        results: list[Posted | BaseException] = []
+        offsets: list[dict[str, object]] = []
+        undelivered: list[str] = []
+        for outgoing in batch:
+            try:
+                offset = await outgoing.publish(outgoing.view)
+            except Exception as exc:
+                results.append(exc)
+                undelivered.append(outgoing.view.id)
+                continue
+            results.append((outgoing.view, offset))
+            offsets.append({"message_id": outgoing.view.id, "message_offset": offset})
+        if offsets:
+            await connection.execute(
+                update(ChatMessage)
+                .where(ChatMessage.id == bindparam("message_id"))
+                .values(offset=bindparam("message_offset")),
+                offsets,
+            )
+        if undelivered:
+            await connection.execute(
+                delete_rows(ChatMessage).where(ChatMessage.id.in_(undelivered))
+            )
         await session.commit()
-    return view, offset
+    return results
+
+
+def _row_of(view: MessageView) -> dict[str, object]:
+    return {
+        "id": view.id,
+        "lesson_id": view.lesson_id,
+        "author_id": view.author.id,
+        "recipient_id": None if view.to is None else view.to.id,
+        "text": view.text,
+        "client_id": view.client_id,
+        "sent_at": view.sent_at,
+    }
+
+
+async def _resent(db: Database, view: MessageView) -> Posted:
+    """A message refused as a duplicate: the stored one with the same client id."""
+    if view.client_id is None:
+        raise RuntimeError("a message without a client id was refused as a duplicate")
+    existing = await _by_client_id(db, view.lesson_id, view.author.id, view.client_id)
+    if existing is None:
+        raise RuntimeError("a message was refused as a duplicate but none is stored")
+    return existing, None
 
 
 async def _by_client_id(

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from classroom import chat, hands, rooms
+from classroom.batches import GroupWriter
 from classroom.chat import MessageView
 from classroom.errors import Forbidden
 from classroom.hands import HandView
@@ -148,6 +149,9 @@ def register_room_events(router: EventRouter, services: Services) -> None:
     authors = rooms.Authors(db)
     cache = services.room_cache
     arrivals = Arrivals(db)
+    posts: GroupWriter[chat.Outgoing, chat.Posted] = GroupWriter(
+        lambda batch: chat.store_many(db, batch)
+    )
 
     async def room_of(call: Call, lesson_id: int) -> Room:
         return await cache.room(lesson_id, principal_of(call).school_id)
@@ -291,6 +295,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             client_id=payload.client_id,
             now=now(),
             publish=publish,
+            store=posts.submit,
         )
         return ChatSent(id=view.id, offset=offset, repeated=offset is None)
 
