@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import select
 
 from classroom.errors import NotFound
-from classroom.rooms import Author, LessonFacts, Room, load_room
+from classroom.rooms import Author, LessonFacts, Room, find_room
 from classroom.storage.database import Database
 from classroom.storage.models import Enrolment, JoinLinkGeneration, Person, RoomExclusion
 
@@ -138,13 +138,17 @@ class RoomCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
-        self._rooms: _Kept[Room] = _Kept(ttl_seconds, size, clock)
+        self._rooms: _Kept[Room | None] = _Kept(ttl_seconds, size, clock)
         self._entries: _Kept[LessonEntry] = _Kept(ttl_seconds, size, clock)
 
     async def room(self, lesson_id: int, school_id: int) -> Room:
         """The room of a lesson of the caller's school; ``NotFound`` for any other."""
-        room = await self._rooms.get(lesson_id, lambda: load_room(self._db, lesson_id, school_id))
-        if room.lesson.school_id != school_id:
+        # Read whatever the school, so that joins of the lesson's own school that wait
+        # for the same read are not refused because someone else's started it.
+        room = await self._rooms.get(lesson_id, lambda: find_room(self._db, lesson_id))
+        if room is None:
+            self._rooms.forget(lesson_id)  # a lesson added later is found at once
+        if room is None or room.lesson.school_id != school_id:
             raise NotFound("there is no such lesson", code="lesson_not_found")
         return room
 

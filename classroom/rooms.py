@@ -153,6 +153,14 @@ def user_channel(person_id: int) -> str:
 
 async def load_room(db: Database, lesson_id: int, school_id: int) -> Room:
     """The room of a lesson of the caller's school; ``NotFound`` for any other."""
+    room = await find_room(db, lesson_id)
+    if room is None or room.lesson.school_id != school_id:
+        raise NotFound("there is no such lesson", code="lesson_not_found")
+    return room
+
+
+async def find_room(db: Database, lesson_id: int) -> Room | None:
+    """The room of a lesson of any school (the caller checks the school)."""
     teacher = _TEACHER
     async with db.reader() as connection:
         row = (
@@ -184,11 +192,11 @@ async def load_room(db: Database, lesson_id: int, school_id: int) -> Room:
                 .where(LessonOccurrence.id == lesson_id)
             )
         ).first()
-    if row is None or row[1] != school_id:
-        raise NotFound("there is no such lesson", code="lesson_not_found")
+    if row is None:
+        return None
     (
         _id,
-        _school,
+        school_id,
         class_id,
         class_name,
         teacher_id,

@@ -75,6 +75,20 @@ async def test_a_lesson_of_another_school_is_not_found_cached_or_not(db: Databas
         await cache.room(lesson, 2)
 
 
+async def test_a_read_started_by_another_school_does_not_refuse_the_lessons_own(
+    db: Database,
+) -> None:
+    lesson = await add_lesson(db, starts_at=NOW)
+    cache = RoomCache(db)
+    theirs, ours = await asyncio.gather(
+        cache.room(lesson, 2), cache.room(lesson, 1), return_exceptions=True
+    )
+    assert isinstance(theirs, NotFound)
+    assert not isinstance(ours, BaseException) and ours.lesson.id == lesson
+    with pytest.raises(NotFound):
+        await cache.room(10**9, 1)
+
+
 async def test_entry_facts_follow_removals_and_revocations_once_forgotten(db: Database) -> None:
     lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
     teacher = await login(db, "teacher")
