@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import msgspec
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import delete as delete_rows
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from classroom.errors import Forbidden, InvalidInput, NotFound
 from classroom.roles import Principal
 from classroom.rooms import MAX_CHAT_LENGTH, Author, Room, RoomState, is_enrolled, is_teacher
-from classroom.storage.database import Database
+from classroom.storage.database import Database, Reader
 from classroom.storage.models import ChatMessage, Person
 
 HISTORY_LIMIT = 200
@@ -43,6 +44,21 @@ class MessageView(msgspec.Struct, frozen=True):
 
 Publish = Callable[[MessageView], Awaitable[int]]
 """Delivers a new message live and returns its offset on the channel."""
+
+Posted = tuple[MessageView, int | None]
+"""A stored message and its offset (``None`` for a resend that was already posted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message that passed every check, ready to be stored and published."""
+
+    view: MessageView
+    publish: Publish
+
+
+Store = Callable[[Outgoing], Awaitable[Posted]]
+"""Stores and publishes a checked message (alone, or with others arriving together)."""
 
 
 def clean_text(text: str) -> str:
@@ -86,9 +102,11 @@ async def post(
     client_id: str | None,
     now: dt.datetime,
     publish: Publish,
-) -> tuple[MessageView, int | None]:
-    """Store and publish a message; return it with its offset (``None`` for a resend that
-    was already posted, which is returned as it was)."""
+    store: Store | None = None,
+) -> Posted:
+    """Check, store and publish a message; return it with its offset (``None`` for a
+    resend that was already posted, which is returned as it was). ``store`` may batch it
+    with others (``store_many``); by default it is stored alone."""
     if state is not RoomState.LIVE:
         raise Forbidden(
             "the chat opens when the teacher starts the lesson"
@@ -101,10 +119,6 @@ async def post(
         raise Forbidden("the teacher has locked the chat", code="chat_locked")
     cleaned = clean_text(text)
     recipient = None if to_id is None else await _recipient(db, room, sender_principal, to_id)
-    if client_id is not None:
-        existing = await _by_client_id(db, room.lesson.id, sender.id, client_id)
-        if existing is not None:
-            return existing, None
     view = MessageView(
         id=uuid.uuid4().hex,
         lesson_id=room.lesson.id,
@@ -114,31 +128,85 @@ async def post(
         to=recipient,
         client_id=client_id,
     )
+    outgoing = Outgoing(view, publish)
+    return await (store(outgoing) if store is not None else store_one(db, outgoing))
+
+
+async def store_one(db: Database, outgoing: Outgoing) -> Posted:
+    """Store and publish one checked message (see ``store_many``)."""
+    (result,) = await store_many(db, [outgoing])
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+async def store_many(db: Database, batch: Sequence[Outgoing]) -> list[Posted | BaseException]:
+    """Store and publish checked messages in one transaction: insert them all, publish
+    each in order, keep the offsets of those delivered and drop those that were not.
+    Each gets its result, or the error of its own publication."""
     async with db.session() as session:
-        row = ChatMessage(
-            id=view.id,
-            lesson_id=room.lesson.id,
-            author_id=sender.id,
-            recipient_id=None if recipient is None else recipient.id,
-            text=cleaned,
-            client_id=client_id,
-            sent_at=now,
-        )
-        session.add(row)
+        connection = await session.connection()
         try:
-            await session.flush()
+            # A resend of a stored message (same client id) fails here on the unique
+            # constraint and is answered with the stored one: no look-up before each post.
+            await connection.execute(insert(ChatMessage), [_row_of(o.view) for o in batch])
         except IntegrityError:
             await session.rollback()
-            assert client_id is not None
-            existing = await _by_client_id(db, room.lesson.id, sender.id, client_id)
-            if existing is None:
-                raise
-            return existing, None
+            if len(batch) > 1:  # someone's resend spoilt the batch: each on its own
+                return [(await store_many(db, [outgoing]))[0] for outgoing in batch]
+            try:
+                return [await _resent(db, batch[0].view)]
+            except Exception as exc:
+                return [exc]
         # Published inside the transaction: a message that could not be delivered is not
         # kept, and the sender may resend it with the same client id.
-        row.offset = await publish(view)
+        results: list[Posted | BaseException] = []
+        offsets: list[dict[str, object]] = []
+        undelivered: list[str] = []
+        for outgoing in batch:
+            try:
+                offset = await outgoing.publish(outgoing.view)
+            except Exception as exc:
+                results.append(exc)
+                undelivered.append(outgoing.view.id)
+                continue
+            results.append((outgoing.view, offset))
+            offsets.append({"message_id": outgoing.view.id, "message_offset": offset})
+        if offsets:
+            await connection.execute(
+                update(ChatMessage)
+                .where(ChatMessage.id == bindparam("message_id"))
+                .values(offset=bindparam("message_offset")),
+                offsets,
+            )
+        if undelivered:
+            await connection.execute(
+                delete_rows(ChatMessage).where(ChatMessage.id.in_(undelivered))
+            )
         await session.commit()
-    return view, row.offset
+    return results
+
+
+def _row_of(view: MessageView) -> dict[str, object]:
+    return {
+        "id": view.id,
+        "lesson_id": view.lesson_id,
+        "author_id": view.author.id,
+        "recipient_id": None if view.to is None else view.to.id,
+        "text": view.text,
+        "client_id": view.client_id,
+        "sent_at": view.sent_at,
+    }
+
+
+async def _resent(db: Database, view: MessageView) -> Posted:
+    """A message refused as a duplicate: the stored one with the same client id."""
+    if view.client_id is None:
+        raise RuntimeError("a message without a client id was refused as a duplicate")
+    existing = await _by_client_id(db, view.lesson_id, view.author.id, view.client_id)
+    if existing is None:
+        raise RuntimeError("a message was refused as a duplicate but none is stored")
+    return existing, None
 
 
 async def _by_client_id(
@@ -159,7 +227,7 @@ async def history(db: Database, room: Room, viewer: Principal) -> list[MessageVi
         return await history_in(session, room, viewer)
 
 
-async def history_in(session: AsyncSession, room: Room, viewer: Principal) -> list[MessageView]:
+async def history_in(session: Reader, room: Room, viewer: Principal) -> list[MessageView]:
     """The latest messages the viewer may read, oldest first: the room's, and the private
     ones they wrote or received (the teacher reads every private message of the lesson)."""
     conditions = [ChatMessage.lesson_id == room.lesson.id, ChatMessage.deleted_at.is_(None)]
@@ -179,9 +247,7 @@ async def _views(db: Database, *conditions: object, limit: int = 1) -> list[Mess
         return await _views_in(session, *conditions, limit=limit)
 
 
-async def _views_in(
-    session: AsyncSession, *conditions: object, limit: int = 1
-) -> list[MessageView]:
+async def _views_in(session: Reader, *conditions: object, limit: int = 1) -> list[MessageView]:
     author, recipient = _AUTHOR, _RECIPIENT
     query = (
         select(

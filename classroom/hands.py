@@ -7,12 +7,11 @@ import datetime as dt
 
 import msgspec
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.errors import Forbidden
 from classroom.roles import Principal
 from classroom.rooms import Room, is_teacher
-from classroom.storage.database import Database
+from classroom.storage.database import Database, Reader
 from classroom.storage.models import Person, RaisedHand
 
 
@@ -53,7 +52,7 @@ async def raised_hands(db: Database, lesson_id: int) -> list[HandView]:
         return await raised_hands_in(session, lesson_id)
 
 
-async def raised_hands_in(session: AsyncSession, lesson_id: int) -> list[HandView]:
+async def raised_hands_in(session: Reader, lesson_id: int) -> list[HandView]:
     rows = await session.execute(
         select(RaisedHand.person_id, Person.display_name, RaisedHand.raised_at)
         .join(Person, Person.id == RaisedHand.person_id)

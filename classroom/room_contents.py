@@ -17,8 +17,8 @@ class RoomContents:
 
 
 async def room_contents(db: Database, room: Room, viewer: Principal) -> RoomContents:
-    """Both read in one database session (one connection checkout per join)."""
-    async with db.session() as session:
+    """Both read on one connection (one checkout per join), outside a transaction."""
+    async with db.reader() as session:
         raised = await hands.raised_hands_in(session, room.lesson.id)
         messages = await chat.history_in(session, room, viewer)
     return RoomContents(raised, messages)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import msgspec
@@ -152,17 +153,37 @@ def user_channel(person_id: int) -> str:
 
 async def load_room(db: Database, lesson_id: int, school_id: int) -> Room:
     """The room of a lesson of the caller's school; ``NotFound`` for any other."""
+    room = await find_room(db, lesson_id)
+    if room is None or room.lesson.school_id != school_id:
+        raise NotFound("there is no such lesson", code="lesson_not_found")
+    return room
+
+
+async def find_room(db: Database, lesson_id: int) -> Room | None:
+    """The room of a lesson of any school (the caller checks the school)."""
     teacher = _TEACHER
-    async with db.session() as session:
+    async with db.reader() as connection:
         row = (
-            await session.execute(
+            await connection.execute(
                 select(
-                    LessonOccurrence,
+                    LessonOccurrence.id,
                     SchoolClass.school_id,
+                    LessonOccurrence.class_id,
                     SchoolClass.name,
+                    LessonOccurrence.teacher_id,
                     teacher.display_name,
                     Subject.name,
-                    LessonRoom,
+                    LessonOccurrence.date,
+                    LessonOccurrence.starts_at,
+                    LessonOccurrence.ends_at,
+                    LessonOccurrence.online,
+                    LessonRoom.lesson_id,
+                    LessonRoom.opened_at,
+                    LessonRoom.live_at,
+                    LessonRoom.ended_at,
+                    LessonRoom.locked,
+                    LessonRoom.chat_locked,
+                    LessonRoom.muted_all,
                 )
                 .join(SchoolClass, SchoolClass.id == LessonOccurrence.class_id)
                 .join(teacher, teacher.id == LessonOccurrence.teacher_id)
@@ -171,30 +192,49 @@ async def load_room(db: Database, lesson_id: int, school_id: int) -> Room:
                 .where(LessonOccurrence.id == lesson_id)
             )
         ).first()
-    if row is None or row[1] != school_id:
-        raise NotFound("there is no such lesson", code="lesson_not_found")
-    lesson, _school, class_name, teacher_name, subject, room = row
+    if row is None:
+        return None
+    (
+        _id,
+        school_id,
+        class_id,
+        class_name,
+        teacher_id,
+        teacher_name,
+        subject,
+        date,
+        starts_at,
+        ends_at,
+        online,
+        room_row,
+        opened_at,
+        live_at,
+        ended_at,
+        locked,
+        chat_locked,
+        muted_all,
+    ) = row
     facts = LessonFacts(
-        id=lesson.id,
+        id=lesson_id,
         school_id=school_id,
-        class_id=lesson.class_id,
+        class_id=class_id,
         class_name=class_name,
-        teacher_id=lesson.teacher_id,
+        teacher_id=teacher_id,
         teacher_name=teacher_name,
         subject=subject,
-        date=lesson.date,
-        starts_at=lesson.starts_at,
-        ends_at=lesson.ends_at,
-        online=lesson.online,
+        date=date,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        online=online,
     )
-    if room is None:
+    if room_row is None:
         return Room(facts, None, None, None, RoomSwitches())
     return Room(
         facts,
-        room.opened_at,
-        room.live_at,
-        room.ended_at,
-        RoomSwitches(room.locked, room.chat_locked, room.muted_all),
+        opened_at,
+        live_at,
+        ended_at,
+        RoomSwitches(bool(locked), bool(chat_locked), bool(muted_all)),
     )
 
 
@@ -248,6 +288,10 @@ async def _entry_facts(
     return bool(row[0]), int(row[1] or 0), bool(row[2])
 
 
+EntryFacts = Callable[[LessonFacts, int], Awaitable[tuple[bool, int, bool]]]
+"""Reads a student's entry facts of a lesson: enrolled, link generation, removed."""
+
+
 async def check_entry(
     db: Database,
     links: join_links.JoinLinks,
@@ -257,10 +301,12 @@ async def check_entry(
     *,
     now: dt.datetime,
     times: RoomTimes,
+    entry_facts: EntryFacts | None = None,
 ) -> None:
     """Let the teacher (and the admin) in at any time before the end; let a student of the
     class in with a valid join link of their own while the room is open, unlocked and they
-    were not removed. Everyone else is refused with a reason."""
+    were not removed. Everyone else is refused with a reason. ``entry_facts`` reads the
+    student's facts (the database by default; a cache on the join path)."""
     state = room.state(now, times)
     if state is RoomState.ENDED:
         raise Forbidden("this lesson has ended", code="room_ended")
@@ -272,7 +318,11 @@ async def check_entry(
         return
     if principal.role is not Role.STUDENT:
         raise Forbidden("you are not a participant of this lesson", code="not_a_participant")
-    enrolled, current, excluded = await _entry_facts(db, room.lesson, principal.person_id)
+    if entry_facts is None:
+        facts = await _entry_facts(db, room.lesson, principal.person_id)
+    else:
+        facts = await entry_facts(room.lesson, principal.person_id)
+    enrolled, current, excluded = facts
     if not enrolled:
         raise Forbidden("you are not a participant of this lesson", code="not_a_participant")
     if link is None:
@@ -387,9 +437,9 @@ async def revoke_link(db: Database, principal: Principal, room: Room, person_id:
 
 async def author_of(db: Database, person_id: int) -> Author:
     """How a person appears in a room (name and role only)."""
-    async with db.session() as session:
+    async with db.reader() as connection:
         row = (
-            await session.execute(
+            await connection.execute(
                 select(Person.display_name, Person.role).where(Person.id == person_id)
             )
         ).first()

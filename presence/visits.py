@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 
 from classroom.storage.database import Database
 from classroom.storage.models import RoomVisit
@@ -25,6 +25,17 @@ class Departure:
     lesson_id: int
     person_id: int
     still_here: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A connection entering a room."""
+
+    lesson_id: int
+    person_id: int
+    connection_id: str
+    node_id: str
+    now: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,35 +61,62 @@ async def arrive(
 ) -> bool:
     """Record a connection entering a room; ``True`` if the person was not there before
     (on any device, on any node)."""
-    fresh_since = now - STALE_AFTER
-    async with db.session() as session:
-        open_visits = (
-            await session.execute(
-                select(RoomVisit.connection_id, RoomVisit.seen_at).where(
-                    RoomVisit.lesson_id == lesson_id,
-                    RoomVisit.person_id == person_id,
-                    RoomVisit.left_at.is_(None),
-                )
+    arrival = Arrival(lesson_id, person_id, connection_id, node_id, now)
+    return (await arrive_many(db, [arrival]))[0]
+
+
+async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
+    """Record many arrivals with two statements (a read of the open visits, one insert of
+    the new ones; no transaction around them, which would not make the read-then-insert
+    atomic across nodes either); for each, ``True`` if the person was not in that room
+    before on another connection (any device, any node, or an earlier arrival of the same
+    batch)."""
+    if not arrivals:
+        return []
+    lessons = {a.lesson_id for a in arrivals}
+    people = {a.person_id for a in arrivals}
+    open_visits: dict[tuple[int, int], list[tuple[str, dt.datetime]]] = {}
+    async with db.autocommit() as session:
+        rows = await session.execute(
+            select(
+                RoomVisit.lesson_id,
+                RoomVisit.person_id,
+                RoomVisit.connection_id,
+                RoomVisit.seen_at,
+            ).where(
+                RoomVisit.lesson_id.in_(lessons),
+                RoomVisit.person_id.in_(people),
+                RoomVisit.left_at.is_(None),
             )
-        ).all()
-        already = any(
-            connection != connection_id and seen_at >= fresh_since
-            for connection, seen_at in open_visits
         )
-        existing = any(connection == connection_id for connection, _seen in open_visits)
-        if not existing:
-            session.add(
-                RoomVisit(
-                    lesson_id=lesson_id,
-                    person_id=person_id,
-                    connection_id=connection_id,
-                    node_id=node_id,
-                    joined_at=now,
-                    seen_at=now,
+        for lesson, person, connection, seen_at in rows.all():
+            open_visits.setdefault((lesson, person), []).append((connection, seen_at))
+        firsts: list[bool] = []
+        new_rows: list[dict[str, object]] = []
+        for a in arrivals:
+            visits = open_visits.setdefault((a.lesson_id, a.person_id), [])
+            fresh_since = a.now - STALE_AFTER
+            firsts.append(
+                not any(
+                    connection != a.connection_id and seen_at >= fresh_since
+                    for connection, seen_at in visits
                 )
             )
-        await session.commit()
-    return not already
+            if all(connection != a.connection_id for connection, _seen in visits):
+                visits.append((a.connection_id, a.now))
+                new_rows.append(
+                    {
+                        "lesson_id": a.lesson_id,
+                        "person_id": a.person_id,
+                        "connection_id": a.connection_id,
+                        "node_id": a.node_id,
+                        "joined_at": a.now,
+                        "seen_at": a.now,
+                    }
+                )
+        if new_rows:
+            await session.execute(insert(RoomVisit), new_rows)
+    return firsts
 
 
 async def depart(

@@ -42,6 +42,10 @@ EVICT_EVENT = "channel.evict"
 MemberKey = Callable[[Any], str]
 """Names the person behind a connection's principal, for eviction."""
 
+Listener = Callable[[str, Any], None]
+"""Receives ``(event, data)`` of a channel this node listens to (``RELOAD_EVENT`` with
+``None`` when the bus lost some of its events)."""
+
 
 class ChannelEvent(msgspec.Struct, frozen=True):
     """One event as a client receives it, live or replayed."""
@@ -121,6 +125,8 @@ class RealtimeServer:
         self._channels: dict[str, _Channel] = {}
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self._disconnect_hooks: list[DisconnectHook] = []
+        self._listeners: dict[str, Listener] = {}
+        self._listened: dict[str, int] = {}
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("*", self._on_event)
@@ -140,8 +146,19 @@ class RealtimeServer:
     def on_disconnect(self, hook: DisconnectHook) -> None:
         self._disconnect_hooks.append(hook)
 
+    async def listen(self, channel: str, listener: Listener) -> None:
+        """Receive a channel's events on this node itself, members or not (node-wide
+        notices such as "forget what you know of this lesson")."""
+        self._listeners[channel] = listener
+        self._listened[channel] = 0
+        await self._require_bus().subscribe(channel)
+
     async def deliver(self, channel: str, offset: int, payload: bytes) -> None:
         """The bus's message handler: fan one event out to this node's members."""
+        listener = self._listeners.get(channel)
+        if listener is not None:
+            self._hear(listener, channel, offset, payload)
+            return
         state = self._channels.get(channel)
         if state is None or offset <= state.last_offset:
             return
@@ -157,6 +174,21 @@ class RealtimeServer:
         await self._send_to_members(state, frame)
         if event == EVICT_EVENT and isinstance(data, dict):
             await self._evict(channel, state, data.get("member"))
+
+    def _hear(self, listener: Listener, channel: str, offset: int, payload: bytes) -> None:
+        last = self._listened.get(channel, 0)
+        if offset <= last:
+            return
+        self._listened[channel] = offset
+        if last and offset != last + 1:
+            listener(RELOAD_EVENT, None)  # events in between were lost
+        try:
+            event, data = codec.decode(payload)
+        except Exception:
+            log.exception("undecodable event on %s", channel)
+            listener(RELOAD_EVENT, None)
+            return
+        listener(event, data)
 
     async def _evict(self, channel: str, state: _Channel, member: Any) -> None:
         if self._member_key is None or not isinstance(member, str):

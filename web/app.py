@@ -17,6 +17,7 @@ from classroom.errors import DomainError, Unauthenticated
 from classroom.join_links import JoinLinks
 from classroom.outbox import OutboxEvents, OutboxRelay
 from classroom.roles import Principal
+from classroom.room_cache import RoomCache
 from classroom.rooms import room_channel, user_channel
 from classroom.storage.database import Database
 from classroom.tokens import TokenService
@@ -47,6 +48,7 @@ from web.background import BackgroundWork
 from web.events import register_events
 from web.linked_services import wire_linked_services
 from web.media_rooms import MediaOps, MediaRooms
+from web.room_changes import listen_for_room_changes
 from web.room_events import member_key
 from web.services import SERVICES_KEY, Services
 from web.settings import Settings
@@ -141,6 +143,7 @@ def create_app(settings: Settings) -> web.Application:
         login_by_username=KeyedLimiter(
             settings.login_burst / settings.login_window_seconds, settings.login_burst * 2
         ),
+        room_cache=RoomCache(db),
     )
     services.events = OutboxEvents(db, lambda: services.wake_background(), lambda: services.clock())
     if settings.media_workers:
@@ -225,6 +228,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     )
     await bus.start()
     services.realtime.use_bus(bus)
+    await listen_for_room_changes(services, services.realtime)
     requests = services.media_rooms.requests if services.media_rooms is not None else None
     if requests is not None:
         await requests.start()

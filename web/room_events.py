@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from classroom import chat, hands, rooms
+from classroom.batches import GroupWriter
 from classroom.chat import MessageView
 from classroom.errors import Forbidden
 from classroom.hands import HandView
@@ -17,11 +18,13 @@ from classroom.roles import Principal, Role
 from classroom.room_contents import room_contents
 from classroom.rooms import Author, LessonFacts, Room, RoomStatus
 from presence import absence, visits
+from presence.arrivals import Arrivals
 from realtime.router import Call, EventError, EventRouter, Rate
 from realtime.server import EVICT_EVENT, AttachResult, RealtimeServer
 from web.admission import Admission
 from web.events import Offset, principal_of
 from web.media_events import drop_media_of, end_media, leave_media, mute_all
+from web.room_changes import room_changed
 from web.services import Services
 
 LessonId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
@@ -144,8 +147,18 @@ def register_room_events(router: EventRouter, services: Services) -> None:
 
     visiting: set[str] = set()  # connections of this node that entered a room
     authors = rooms.Authors(db)
+    cache = services.room_cache
+    arrivals = Arrivals(db)
+    posts: GroupWriter[chat.Outgoing, chat.Posted] = GroupWriter(
+        lambda batch: chat.store_many(db, batch)
+    )
 
     async def room_of(call: Call, lesson_id: int) -> Room:
+        return await cache.room(lesson_id, principal_of(call).school_id)
+
+    async def fresh_room_of(call: Call, lesson_id: int) -> Room:
+        """After a change of the room: tell every node, and read it again."""
+        await room_changed(services, lesson_id)
         return await rooms.load_room(db, lesson_id, principal_of(call).school_id)
 
     def require_member(call: Call, lesson_id: int) -> None:
@@ -179,26 +192,36 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         room = await room_of(call, payload.lesson_id)
         times = settings.room_times
         await rooms.check_entry(
-            db, services.links, principal, room, payload.link, now=now(), times=times
+            db,
+            services.links,
+            principal,
+            room,
+            payload.link,
+            now=now(),
+            times=times,
+            entry_facts=cache.entry_facts,
         )
         teacher = rooms.is_teacher(room, principal)
         if principal.person_id == room.lesson.teacher_id and await rooms.teacher_arrived(
             db, room, now=now()
         ):
-            room = await room_of(call, payload.lesson_id)
+            room = await fresh_room_of(call, payload.lesson_id)
             await publish_status(room)
         stream = await realtime.attach(call.sid, rooms.room_channel(room.lesson.id), payload.since)
         if teacher:
             await realtime.attach(call.sid, rooms.staff_channel(room.lesson.id), None)
-        me = await authors.of(principal.person_id)
+        me = cache.known_author(room.lesson.id, principal.person_id) or await authors.of(
+            principal.person_id
+        )
         visiting.add(call.sid)
-        first_device = await visits.arrive(
-            db,
-            lesson_id=room.lesson.id,
-            person_id=principal.person_id,
-            connection_id=call.sid,
-            node_id=services.node_id,
-            now=now(),
+        first_device = await arrivals.arrive(
+            visits.Arrival(
+                lesson_id=room.lesson.id,
+                person_id=principal.person_id,
+                connection_id=call.sid,
+                node_id=services.node_id,
+                now=now(),
+            )
         )
         if first_device:
             await publish_presence(room.lesson.id, me, True)
@@ -258,10 +281,13 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             await realtime.publish(rooms.user_channel(view.author.id), "chat.message", view)
             return await realtime.publish(rooms.user_channel(view.to.id), "chat.message", view)
 
+        me = cache.known_author(room.lesson.id, principal.person_id) or await authors.of(
+            principal.person_id
+        )
         view, offset = await chat.post(
             db,
             room,
-            await authors.of(principal.person_id),
+            me,
             principal,
             payload.text,
             state=room.state(now(), settings.room_times),
@@ -269,6 +295,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             client_id=payload.client_id,
             now=now(),
             publish=publish,
+            store=posts.submit,
         )
         return ChatSent(id=view.id, offset=offset, repeated=offset is None)
 
@@ -320,7 +347,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
                 await mute_all(
                     services, room.lesson.id, principal.person_id, payload.action == "mute_all"
                 )
-        room = await room_of(call, payload.lesson_id)
+        room = await fresh_room_of(call, payload.lesson_id)
         await publish_status(room)
         return status(room)
 
@@ -328,6 +355,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         require_member(call, payload.lesson_id)
         room = await room_of(call, payload.lesson_id)
         await rooms.remove_participant(db, principal_of(call), room, payload.person_id, now=now())
+        await room_changed(services, room.lesson.id)
         await realtime.publish(
             rooms.room_channel(room.lesson.id),
             EVICT_EVENT,
@@ -344,6 +372,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
     async def link_revoke(call: Call, payload: PersonAction) -> dict[str, Any]:
         room = await room_of(call, payload.lesson_id)
         generation = await rooms.revoke_link(db, principal_of(call), room, payload.person_id)
+        await room_changed(services, room.lesson.id)
         return {"person_id": payload.person_id, "generation": generation}
 
     router.register(

@@ -14,6 +14,7 @@ from aiohttp import web
 from classroom.boards.store import Boards
 from classroom.events import EventDispatcher
 from classroom.join_links import JoinLinks
+from classroom.room_cache import RoomCache
 from classroom.storage.database import Database
 from classroom.tokens import TokenService
 from media.server import MediaServer
@@ -42,6 +43,8 @@ class Services:
     boards: Boards
     login_by_address: KeyedLimiter
     login_by_username: KeyedLimiter
+    room_cache: RoomCache
+    """Rooms and entry facts of lessons for the join path (see ``web.room_changes``)."""
     node_id: str = field(default_factory=new_node_id)
     clock: Callable[[], dt.datetime] = utc_now
     wake_background: Callable[[], None] = field(default=lambda: None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -10,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -18,6 +21,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 log = logging.getLogger(__name__)
+
+Reader = AsyncSession | AsyncConnection
+"""Where read-only statements run: a session, or a connection of ``Database.reader``."""
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -50,6 +56,21 @@ class Database:
     def session(self) -> AsyncSession:
         """A new unit of work; use as ``async with db.session() as s``."""
         return self.sessions()
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection for read-only statements, outside a transaction: each
+        statement sees what was committed when it ran, and no BEGIN and ROLLBACK round
+        trips are paid around them (the hot read paths of room entry)."""
+        async with self.autocommit() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection where each statement commits on its own (no BEGIN, COMMIT
+        or ROLLBACK round trips): for single statements that need no transaction."""
+        async with self.engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision."""

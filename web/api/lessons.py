@@ -17,6 +17,7 @@ from presence import attendance, notices
 from presence.attendance import AttendanceReport
 from presence.notices import NoticeList, NoticeView
 from web.api.spec import API_KEY_HEADER, PRINCIPAL_KEY, Endpoint, QueryParam
+from web.room_changes import room_changed
 from web.services import SERVICES_KEY, Services
 
 LESSON_ID = QueryParam("lesson_id", int, "The lesson occurrence.")
@@ -53,6 +54,7 @@ async def open_room(request: web.Request, lesson_id: int) -> RoomOpened:
     times = services.settings.room_times
     now = services.clock()
     room = await rooms.open_room(services.db, principal, room, now=now, times=times)
+    await room_changed(services, lesson_id)
     status = rooms.room_status(room, now, times)
     await services.realtime.publish(rooms.room_channel(lesson_id), "room.state", status)
     return RoomOpened(room.lesson, status, f"/lesson/{lesson_id}")

@@ -1,0 +1,63 @@
+"""Writes that arrive together are stored together: while one batch is being written, the
+next one gathers. Under a burst this turns a transaction per request into one per batch,
+and a lone request does not wait for company."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+WriteMany = Callable[[Sequence[ItemT]], Awaitable[Sequence[ResultT | BaseException]]]
+"""Stores a batch; returns, in order, each item's result or the error of that item alone.
+Raising fails the whole batch."""
+
+MAX_BATCH = 256
+
+
+class GroupWriter(Generic[ItemT, ResultT]):
+    """Gathers items and hands them to ``write_many`` in batches, one batch at a time."""
+
+    def __init__(
+        self, write_many: WriteMany[ItemT, ResultT], *, max_batch: int = MAX_BATCH
+    ) -> None:
+        self._write_many = write_many
+        self._max_batch = max_batch
+        self._queue: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: ItemT) -> ResultT:
+        """Write ``item`` with whatever else arrives meanwhile; its result or its error."""
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+        # Shielded: a caller that gives up does not cancel the batch of the others.
+        return await asyncio.shield(future)
+
+    async def _write(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                try:
+                    results = await self._write_many([item for item, _ in batch])
+                except Exception as exc:
+                    results = [exc] * len(batch)
+                for (_item, future), result in zip(batch, results, strict=True):
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                        future.exception()  # the caller may be gone: no warning then
+                    else:
+                        future.set_result(result)
+        finally:
+            self._writer = None
+
+    async def close(self) -> None:
+        """Wait for what was already submitted."""
+        writer = self._writer
+        if writer is not None:
+            await asyncio.gather(writer, return_exceptions=True)

@@ -1,0 +1,109 @@
+"""Chat messages posted together are stored in one transaction, on SQLite and PostgreSQL:
+each is published once, a resend is still recognised, and a message that could not be
+delivered is not kept while the others are."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from classroom import chat, rooms
+from classroom.batches import GroupWriter
+from classroom.demo import add_lesson
+from classroom.roles import Principal
+from classroom.rooms import RoomState
+from classroom.storage.database import Database
+from tests.conftest import DEMO_DAY
+from tests.conftest import demo_principal as login
+
+NOW = dt.datetime.combine(DEMO_DAY, dt.time(8, 35), dt.UTC)
+
+
+class Channel:
+    """Stands for the bus: offsets in publication order; refuses texts it is told to."""
+
+    def __init__(self, refuse: str = "") -> None:
+        self.published: list[str] = []
+        self.refuse = refuse
+
+    async def publish(self, view: chat.MessageView) -> int:
+        if self.refuse and view.text == self.refuse:
+            raise ConnectionError("the bus is down")
+        self.published.append(view.id)
+        return len(self.published)
+
+
+async def test_messages_posted_together_are_stored_and_published_once(db: Database) -> None:
+    lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
+    room = await rooms.load_room(db, lesson, 1)
+    channel = Channel(refuse="lost")
+    writer: GroupWriter[chat.Outgoing, chat.Posted] = GroupWriter(
+        lambda batch: chat.store_many(db, batch)
+    )
+    people = [await login(db, name) for name in ("student", "student-5a-02", "student-5a-03")]
+
+    async def post(who: Principal, text: str, client_id: str) -> chat.Posted:
+        return await chat.post(
+            db,
+            room,
+            await rooms.author_of(db, who.person_id),
+            who,
+            text,
+            state=RoomState.LIVE,
+            to_id=None,
+            client_id=client_id,
+            now=NOW,
+            publish=channel.publish,
+            store=writer.submit,
+        )
+
+    first = await asyncio.gather(*(post(p, f"hello {n}", "c-1") for n, p in enumerate(people)))
+    assert sorted(offset or 0 for _view, offset in first) == [1, 2, 3]
+    again = await asyncio.gather(
+        post(people[0], "hello 0", "c-1"),  # a resend, in a batch with new messages
+        post(people[1], "second", "c-2"),
+        post(people[2], "lost", "c-3"),  # cannot be delivered
+        return_exceptions=True,
+    )
+    resent, second, lost = again
+    assert not isinstance(resent, BaseException) and resent == (first[0][0], None)
+    assert not isinstance(second, BaseException) and second[1] == 4
+    assert isinstance(lost, ConnectionError)
+    assert len(channel.published) == 4, "every message published once"
+
+    viewer = await login(db, "teacher")
+    history = await chat.history(db, room, viewer)
+    texts = [m.text for m in history]
+    assert sorted(texts[:3]) == ["hello 0", "hello 1", "hello 2"] and texts[3:] == ["second"]
+    channel.refuse = ""
+    view, offset = await post(people[2], "lost", "c-3")
+    assert offset == 5 and view.text == "lost", "the undelivered one may be sent again"
+    await writer.close()
+
+
+async def test_a_failed_batch_fails_each_of_its_messages(db: Database) -> None:
+    lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
+    room = await rooms.load_room(db, lesson, 1)
+    student = await login(db, "student")
+    author = await rooms.author_of(db, student.person_id)
+
+    async def broken(_batch: object) -> list[chat.Posted | BaseException]:
+        raise RuntimeError("the database is gone")
+
+    writer: GroupWriter[chat.Outgoing, chat.Posted] = GroupWriter(broken)
+    with pytest.raises(RuntimeError):
+        await chat.post(
+            db,
+            room,
+            author,
+            student,
+            "hi",
+            state=RoomState.LIVE,
+            to_id=None,
+            client_id=None,
+            now=NOW,
+            publish=Channel().publish,
+            store=writer.submit,
+        )

@@ -1,0 +1,55 @@
+"""Room visits of arriving connections, written in batches, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from classroom.demo import add_lesson
+from classroom.storage.database import Database
+from presence import visits
+from presence.arrivals import Arrivals
+from presence.visits import Arrival
+from tests.conftest import DEMO_DAY
+from tests.conftest import demo_principal as login
+
+NOW = dt.datetime.combine(DEMO_DAY, dt.time(8, 35), dt.UTC)
+
+
+async def test_arrivals_together_are_stored_and_tell_first_devices(db: Database) -> None:
+    lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
+    other_lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=4))
+    student = (await login(db, "student")).person_id
+    teacher = (await login(db, "teacher")).person_id
+    arrivals = Arrivals(db, max_batch=3)
+
+    def at(lesson_id: int, person: int, connection: str) -> Arrival:
+        return Arrival(lesson_id, person, connection, "node-1", NOW)
+
+    firsts = await asyncio.gather(
+        arrivals.arrive(at(lesson, student, "phone")),
+        arrivals.arrive(at(lesson, student, "laptop")),  # a second device, same batch
+        arrivals.arrive(at(lesson, teacher, "t1")),
+        arrivals.arrive(at(other_lesson, student, "laptop")),  # the next batch
+        arrivals.arrive(at(lesson, student, "phone")),  # the same connection again
+    )
+    assert firsts == [True, False, True, True, False]
+    stored = await visits.visits_of(db, lesson)
+    assert sorted(len(v) for v in stored.values()) == [1, 2], "one visit per connection"
+    assert len(await visits.visits_of(db, other_lesson)) == 1
+    await arrivals.close()
+
+
+async def test_a_person_back_after_their_devices_left_arrives_first_again(db: Database) -> None:
+    lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
+    student = (await login(db, "student")).person_id
+    arrivals = Arrivals(db)
+    assert await arrivals.arrive(Arrival(lesson, student, "a", "node-1", NOW))
+    later = NOW + dt.timedelta(seconds=30)
+    assert not await arrivals.arrive(Arrival(lesson, student, "b", "node-1", later))
+    await visits.depart(db, connection_id="a", now=later)
+    await visits.depart(db, connection_id="b", now=later)
+    assert await arrivals.arrive(Arrival(lesson, student, "c", "node-1", later))
+    # A visit whose node stopped refreshing it long ago does not count as being there.
+    much_later = later + visits.STALE_AFTER * 2
+    assert await arrivals.arrive(Arrival(lesson, student, "d", "node-2", much_later))
