@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,9 @@ async def wait_healthy(url: str, process: subprocess.Popen[bytes], want_nodes: i
     seen: set[str] = set()
     # A new connection per request, so that the kernel may hand each to another worker.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
-        for _ in range(300):
+        # Generous: starting workers imports the media stack, slow on a busy machine.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"the server exited with {process.returncode}")
             try:
