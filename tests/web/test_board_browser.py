@@ -25,7 +25,7 @@ async def inked(page: Page) -> int:
     await page.bring_to_front()
     shot = await page.locator(".board-canvas").screenshot()
     image = Image.open(io.BytesIO(shot)).convert("L")
-    return sum(1 for value in image.get_flattened_data() if value < 200)
+    return sum(1 for value in image.tobytes() if value < 200)
 
 
 async def until_inked(page: Page, at_least: int, timeout: float = 10.0) -> int:
