@@ -184,6 +184,7 @@ async def fan_out(students: int, strokes: int, database_url: str = "") -> dict[s
             await asyncio.sleep(0.5)
             cpu_before = _cpu_seconds(child.pid or 0)
             sent: dict[str, float] = {}
+            acks: list[float] = []
             for n in range(strokes):
                 item_id = f"b{n}"
                 points = [v for k in range(60) for v in (100 + k * 20, 300 + (k % 7) * 10, 50)]
@@ -202,6 +203,7 @@ async def fan_out(students: int, strokes: int, database_url: str = "") -> dict[s
                     "board.op", {"lesson_id": lesson, "page": 0, "op": op, "client_id": item_id}
                 )
                 assert reply["ok"], reply
+                acks.append((time.perf_counter() - sent[item_id]) * 1000)
                 if n % 50 == 49:
                     await panel.call(
                         "board.op",
@@ -227,6 +229,7 @@ async def fan_out(students: int, strokes: int, database_url: str = "") -> dict[s
                 "deliveries": deliveries,
                 "server_cpu_s": round(server_cpu, 3),
                 "server_cpu_ms_per_stroke": round(server_cpu * 1000 / max(1, strokes), 3),
+                "ack": _summary(acks),
                 **_summary(latencies),
             }
         finally:
