@@ -309,12 +309,13 @@ async def soak(operations: int, database_url: str, writers: int = 8) -> dict[str
         from sqlalchemy import select
 
         from classroom.storage.models import Board as BoardRow
+        from classroom.storage.models import BoardSnapshot
 
         row = (
             await session.execute(
-                select(BoardRow.version, BoardRow.snapshot_version).where(
-                    BoardRow.lesson_id == lesson_id
-                )
+                select(BoardRow.version, BoardSnapshot.version)
+                .join(BoardSnapshot, BoardSnapshot.board_id == BoardRow.id)
+                .where(BoardRow.lesson_id == lesson_id)
             )
         ).one()
     await db.close()

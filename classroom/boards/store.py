@@ -8,8 +8,9 @@ by client id from what is stored, resolves the new operations in order, inserts 
 sets the board's version. Only after the commit are the effects published, in ``seq``
 order, and their senders answered: nothing is shown that a crash could take back. An
 effect that could not be published stays stored; members notice the gap in ``seq`` and
-load it. Every ``compact_every`` operations the whole document is folded into the board's
-snapshot, so loading a board reads one snapshot and at most that many operations.
+load it. Every ``compact_every`` operations the whole document is written to
+``board_snapshot`` (a table of its own: the board's row, written by every batch, stays
+small), so loading a board reads one snapshot and at most that many operations.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from classroom.boards.document import (
 from classroom.rooms import LessonFacts
 from classroom.storage.database import Database
 from classroom.storage.models import Board as BoardRow
-from classroom.storage.models import BoardOp, LessonOccurrence
+from classroom.storage.models import BoardOp, BoardSnapshot, LessonOccurrence
 
 COMPACT_EVERY = 500
 MAX_CATCH_UP = 1000
@@ -290,14 +291,20 @@ class Boards:
                 )
             if rows:
                 await session.execute(insert(BoardOp), rows)
-                values: dict[str, object] = {"version": held.doc.version}
-                if held.doc.version - held.snapshot_version >= self._compact_every:
-                    values |= {"snapshot": snapshot(held.doc), "snapshot_version": held.doc.version}
                 await session.execute(
-                    update(BoardRow).where(BoardRow.id == held.board_id).values(**values)
+                    update(BoardRow)
+                    .where(BoardRow.id == held.board_id)
+                    .values(version=held.doc.version)
                 )
+                compact = held.doc.version - held.snapshot_version >= self._compact_every
+                if compact:
+                    await session.execute(
+                        update(BoardSnapshot)
+                        .where(BoardSnapshot.board_id == held.board_id)
+                        .values(version=held.doc.version, data=snapshot(held.doc))
+                    )
                 await session.commit()
-                if "snapshot_version" in values:
+                if compact:
                     held.snapshot_version = held.doc.version
             else:
                 await session.rollback()
@@ -343,8 +350,8 @@ class Boards:
             row = await session.scalar(select(BoardRow).where(BoardRow.lesson_id == lesson.id))
             if row is None:
                 row = await self._create(session, lesson, now)
-            doc = from_snapshot(row.snapshot)
-            held = _Held(row.id, doc, row.snapshot_version, time.monotonic())
+            saved = await session.get_one(BoardSnapshot, row.id)
+            held = _Held(row.id, from_snapshot(saved.data), saved.version, time.monotonic())
             await self._catch_up(session, held, row.version)
         self._held[lesson.id] = held
         return held
@@ -368,7 +375,7 @@ class Boards:
             .limit(1)
         )
         if previous is not None:
-            earlier = from_snapshot(previous.snapshot)
+            earlier = from_snapshot((await session.get_one(BoardSnapshot, previous.id)).data)
             for effect in await _effects(session, previous.id, earlier.version, previous.version):
                 earlier.commit(effect)
             start = carried_over(earlier)
@@ -378,12 +385,12 @@ class Boards:
             subject_id=subject_id,
             starts_at=lesson.starts_at,
             version=0,
-            snapshot_version=0,
-            snapshot=snapshot(start),
             updated_at=now,
         )
         session.add(row)
         try:
+            await session.flush()
+            session.add(BoardSnapshot(board_id=row.id, version=0, data=snapshot(start)))
             await session.commit()
         except IntegrityError:
             # Another node made it at the same moment: take theirs.

@@ -10,14 +10,22 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from classroom.boards.document import Actor, AddOp, ClearOp, Effect, Item, Standing
+from classroom.boards.document import (
+    Actor,
+    AddOp,
+    ClearOp,
+    Effect,
+    Item,
+    Standing,
+    from_snapshot,
+)
 from classroom.boards.store import Boards
 from classroom.demo import add_lesson
 from classroom.errors import Forbidden
 from classroom.rooms import LessonFacts, load_room
 from classroom.storage.database import Database
 from classroom.storage.models import Board as BoardRow
-from classroom.storage.models import BoardOp
+from classroom.storage.models import BoardOp, BoardSnapshot
 
 NOW = dt.datetime(2026, 9, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -183,9 +191,11 @@ async def test_snapshots_are_compacted_and_late_loads_read_snapshot_plus_tail(
         )
     async with db.session() as session:
         row = await session.scalar(select(BoardRow).where(BoardRow.lesson_id == lesson.id))
-    assert row is not None
+        assert row is not None
+        saved = await session.get(BoardSnapshot, row.id)
     assert row.version == 60
-    assert row.snapshot_version == 50
+    assert saved is not None and saved.version == 50
+    assert from_snapshot(saved.data).version == 50
     fresh = await Boards(db).document(lesson, NOW)
     held = await boards.document(lesson, NOW)
     assert fresh.version == held.version == 60
@@ -251,3 +261,29 @@ async def test_a_cancelled_sender_leaves_the_others_answered(
     # What was answered is stored, once; nothing is stored twice.
     assert {r.seq for r in answered} <= set(range(1, doc.version + 1))
     assert len({i.id for i in doc.pages[0].visible()}) == doc.version
+
+
+async def test_the_snapshot_table_migration_keeps_the_board_both_ways(db: Database) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from classroom.storage.database import _alembic_config
+
+    lesson, teacher = await lesson_and_teacher(db)
+    boards = Boards(db, compact_every=5)
+    channel = Channel()
+    for n in range(7):
+        await boards.apply(
+            lesson, teacher, 0, stroke(f"s{n}"), client_id=f"{n}", now=NOW, publish=channel.publish
+        )
+    async with db.engine.begin() as connection:
+        await connection.run_sync(lambda c: command.downgrade(_alembic_config(c), "0007"))
+    async with db.engine.connect() as connection:
+        version, data = (
+            await connection.execute(text("SELECT snapshot_version, snapshot FROM board"))
+        ).one()
+    assert version == 5 and from_snapshot(data).version == 5
+    await db.migrate()
+    doc = await Boards(db).document(lesson, NOW)
+    assert doc.version == 7
+    assert [i.id for i in doc.pages[0].visible()] == [f"s{n}" for n in range(7)]
