@@ -6,7 +6,8 @@ writes the board's row (which serialises writers of one board across nodes), bri
 local copy up to date from ``board_op`` if another node wrote in between, answers resends
 by client id from what is stored, resolves the new operations in order, inserts them and
 sets the board's version. Only after the commit are the effects published, in ``seq``
-order, and their senders answered: nothing is shown that a crash could take back. An
+order, and their senders answered: nothing is shown that a crash could take back. The room
+offsets they got are written by the board's next transaction. An
 effect that could not be published stays stored; members notice the gap in ``seq`` and
 load it. Every ``compact_every`` operations the whole document is written to
 ``board_snapshot`` (a table of its own: the board's row, written by every batch, stays
@@ -72,6 +73,7 @@ class _Pending:
     now: dt.datetime
     publish: Publish
     taken: bool = False
+    board_id: int = 0
     effect: Effect | None = None
     result: Applied | None = None
     error: Exception | None = None
@@ -107,6 +109,8 @@ class Boards:
         self._locks: dict[int, asyncio.Lock] = {}
         self._queue: dict[int, list[_Pending]] = {}
         self._last_turn: dict[int, asyncio.Future[None]] = {}
+        # Room offsets of published effects, stored by the board's next transaction.
+        self._offsets: dict[int, list[dict[str, int]]] = {}
 
     def _lock(self, lesson_id: int) -> asyncio.Lock:
         lock = self._locks.get(lesson_id)
@@ -230,13 +234,17 @@ class Boards:
             for pending in batch:
                 if pending.effect is None:
                     continue
+                offset: int | None = None
                 try:
-                    offset: int | None = await pending.publish(pending.effect)
+                    offset = await pending.publish(pending.effect)
                 except Exception:
                     # Stored but not delivered: members see the gap in ``seq`` at the next
                     # operation and load what they missed.
                     log.warning("board.op %d not published", pending.effect.seq, exc_info=True)
-                    offset = None
+                if offset is not None:
+                    self._offsets.setdefault(pending.board_id, []).append(
+                        {"board_id": pending.board_id, "seq": pending.effect.seq, "offset": offset}
+                    )
                 pending.result = Applied(seq=pending.effect.seq, offset=offset, repeated=False)
         finally:
             turn.set_result(None)
@@ -276,6 +284,7 @@ class Boards:
                     continue
                 held.doc.commit(effect)
                 pending.effect = effect
+                pending.board_id = held.board_id
                 if pending.client_id is not None:
                     known[key] = Applied(seq=effect.seq, offset=None, repeated=True)
                 rows.append(
@@ -291,6 +300,9 @@ class Boards:
                 )
             if rows:
                 await session.execute(insert(BoardOp), rows)
+                published = self._offsets.pop(held.board_id, None)
+                if published:
+                    await session.execute(update(BoardOp), published)
                 await session.execute(
                     update(BoardRow)
                     .where(BoardRow.id == held.board_id)

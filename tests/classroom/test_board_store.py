@@ -287,3 +287,20 @@ async def test_the_snapshot_table_migration_keeps_the_board_both_ways(db: Databa
     doc = await Boards(db).document(lesson, NOW)
     assert doc.version == 7
     assert [i.id for i in doc.pages[0].visible()] == [f"s{n}" for n in range(7)]
+
+
+async def test_room_offsets_are_stored_by_the_next_transaction(db: Database) -> None:
+    lesson, teacher = await lesson_and_teacher(db)
+    boards = Boards(db)
+    channel = Channel()
+    for n in range(3):
+        await boards.apply(
+            lesson, teacher, 0, stroke(f"s{n}"), client_id=f"{n}", now=NOW, publish=channel.publish
+        )
+    async with db.session() as session:
+        offsets = list(await session.scalars(select(BoardOp.offset).order_by(BoardOp.seq)))
+    assert offsets == [1, 2, None]  # the last one's offset waits for the next write
+    again = await Boards(db).apply(
+        lesson, teacher, 0, stroke("s0"), client_id="0", now=NOW, publish=channel.publish
+    )
+    assert (again.seq, again.offset, again.repeated) == (1, 1, True)
