@@ -310,6 +310,7 @@ class Boards:
                 )
                 compact = held.doc.version - held.snapshot_version >= self._compact_every
                 if compact:
+                    held.doc.forget_unreachable()
                     await session.execute(
                         update(BoardSnapshot)
                         .where(BoardSnapshot.board_id == held.board_id)

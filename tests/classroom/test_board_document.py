@@ -194,3 +194,25 @@ def test_effects_must_follow_in_order() -> None:
     board.commit(effect)
     with pytest.raises(ValueError):
         board.commit(effect)
+
+
+def test_forgetting_what_no_undo_reaches_changes_nothing_anyone_can_see_or_do() -> None:
+    rng = random.Random(11)
+    kept, pruned = Board(), Board()
+    for n in range(4000):
+        actor, op, page = random_op(rng, n, kept)
+        outcomes = []
+        for board in (kept, pruned):
+            try:
+                outcomes.append(board.resolve(op, actor, page, f"c{n}"))
+            except (Forbidden, InvalidInput) as refusal:
+                outcomes.append(type(refusal))
+        assert outcomes[0] == outcomes[1], (n, op)
+        if not isinstance(outcomes[0], type):
+            kept.commit(outcomes[0])
+            pruned.commit(outcomes[1])  # type: ignore[arg-type]
+        if n % 100 == 99:
+            pruned.forget_unreachable()
+            assert pruned.views() == kept.views()
+    assert sum(len(p.items) for p in pruned.pages) < sum(len(p.items) for p in kept.pages)
+    assert from_snapshot(snapshot(pruned)).views() == kept.views()
