@@ -12,6 +12,7 @@ from classroom.boards.document import (
     AddOp,
     Board,
     ClearOp,
+    Effect,
     EraseOp,
     GrantOp,
     Item,
@@ -201,16 +202,17 @@ def test_forgetting_what_no_undo_reaches_changes_nothing_anyone_can_see_or_do() 
     kept, pruned = Board(), Board()
     for n in range(4000):
         actor, op, page = random_op(rng, n, kept)
-        outcomes = []
+        outcomes: list[Effect | type[Exception]] = []
         for board in (kept, pruned):
             try:
                 outcomes.append(board.resolve(op, actor, page, f"c{n}"))
             except (Forbidden, InvalidInput) as refusal:
                 outcomes.append(type(refusal))
         assert outcomes[0] == outcomes[1], (n, op)
-        if not isinstance(outcomes[0], type):
-            kept.commit(outcomes[0])
-            pruned.commit(outcomes[1])  # type: ignore[arg-type]
+        first, second = outcomes
+        if isinstance(first, Effect) and isinstance(second, Effect):
+            kept.commit(first)
+            pruned.commit(second)
         if n % 100 == 99:
             pruned.forget_unreachable()
             assert pruned.views() == kept.views()
