@@ -257,16 +257,25 @@ class Boards:
 
     async def _store(self, held: _Held, batch: list[_Pending]) -> None:
         async with self._db.session() as session:
-            # Writing the board's row first takes its lock (a row lock on PostgreSQL, the
-            # write lock on SQLite): writers of one board on every node go one at a time.
-            version = (
-                await session.execute(
-                    update(BoardRow)
-                    .where(BoardRow.id == held.board_id)
-                    .values(updated_at=batch[-1].now)
-                    .returning(BoardRow.version)
-                )
-            ).scalar_one()
+            # Writers of one board on every node go one at a time: PostgreSQL locks the
+            # board's row; SQLite takes its write lock by writing the row first.
+            if self._db.engine.dialect.name == "postgresql":
+                version = (
+                    await session.execute(
+                        select(BoardRow.version)
+                        .where(BoardRow.id == held.board_id)
+                        .with_for_update()
+                    )
+                ).scalar_one()
+            else:
+                version = (
+                    await session.execute(
+                        update(BoardRow)
+                        .where(BoardRow.id == held.board_id)
+                        .values(updated_at=batch[-1].now)
+                        .returning(BoardRow.version)
+                    )
+                ).scalar_one()
             await self._catch_up(session, held, version)
             known = await self._known(session, held.board_id, batch)
             rows: list[dict[str, object]] = []
@@ -306,7 +315,7 @@ class Boards:
                 await session.execute(
                     update(BoardRow)
                     .where(BoardRow.id == held.board_id)
-                    .values(version=held.doc.version)
+                    .values(version=held.doc.version, updated_at=batch[-1].now)
                 )
                 compact = held.doc.version - held.snapshot_version >= self._compact_every
                 if compact:
