@@ -94,6 +94,17 @@ def _register_board(harnesses: Any) -> None:
     board.add_argument(
         "--operations", type=int, default=200_000, help="soak operations (default: 200000)"
     )
+    board.add_argument(
+        "--writers", type=int, default=8, help="concurrent senders in the soak (default: 8)"
+    )
+    board.add_argument(
+        "--database-url",
+        default="",
+        help="an empty database to use (default: a temporary SQLite file per part)",
+    )
+    board.add_argument(
+        "--parts", default="fan-out,soak", help="what to run: fan-out, soak or both (default)"
+    )
     board.add_argument("--json", type=Path, default=None, help="write the results to this file")
     board.set_defaults(bench_run=_run_board)
 
@@ -101,7 +112,15 @@ def _register_board(harnesses: Any) -> None:
 def _run_board(args: argparse.Namespace) -> int:
     from bench.board import main as bench_board
 
-    return bench_board(args.students, args.strokes, args.operations, args.json)
+    return bench_board(
+        args.students,
+        args.strokes,
+        args.operations,
+        args.json,
+        writers=args.writers,
+        database_url=args.database_url,
+        parts=args.parts,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -409,6 +409,8 @@ async def end_room(db: Database, principal: Principal, room: Room, *, now: dt.da
     async with db.session() as session:
         row = await _room_row(session, room.lesson.id)
         row.ended_at = row.ended_at or now
+        # A classroom panel shows a lesson until it ends.
+        await session.execute(delete(PanelBinding).where(PanelBinding.lesson_id == room.lesson.id))
         await session.commit()
 
 

@@ -310,6 +310,13 @@ class Board:
             del stack[0]
         page.redo.pop(actor, None)
 
+    def forget_unreachable(self) -> None:
+        """Drop hidden items that no undo or redo can bring back (nothing visible changes);
+        done before a snapshot, so that its size follows what can still be seen."""
+        for page in self.pages:
+            if page.hidden:
+                _prune(page)
+
     # -- reading -----------------------------------------------------------------------------
 
     def views(self) -> list[PageView]:

@@ -372,8 +372,8 @@ class Notice(Base):
 
 
 class Board(Base):
-    """The whiteboard of a lesson: its version (the last operation's number) and the
-    latest snapshot of the whole document (operations after it are in ``board_op``)."""
+    """The whiteboard of a lesson and its version (the last operation's number); the row
+    is written by every stored batch of operations, so it stays small."""
 
     __tablename__ = "board"
     __table_args__ = (
@@ -388,9 +388,20 @@ class Board(Base):
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id", ondelete="CASCADE"))
     starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, default=0)
-    snapshot_version: Mapped[int] = mapped_column(Integer, default=0)
-    snapshot: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class BoardSnapshot(Base):
+    """The whole document of a board at ``version`` (operations after it are in
+    ``board_op``), rewritten every few hundred operations."""
+
+    __tablename__ = "board_snapshot"
+
+    board_id: Mapped[int] = mapped_column(
+        ForeignKey("board.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class BoardOp(Base):

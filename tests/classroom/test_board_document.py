@@ -12,6 +12,7 @@ from classroom.boards.document import (
     AddOp,
     Board,
     ClearOp,
+    Effect,
     EraseOp,
     GrantOp,
     Item,
@@ -194,3 +195,26 @@ def test_effects_must_follow_in_order() -> None:
     board.commit(effect)
     with pytest.raises(ValueError):
         board.commit(effect)
+
+
+def test_forgetting_what_no_undo_reaches_changes_nothing_anyone_can_see_or_do() -> None:
+    rng = random.Random(11)
+    kept, pruned = Board(), Board()
+    for n in range(4000):
+        actor, op, page = random_op(rng, n, kept)
+        outcomes: list[Effect | type[Exception]] = []
+        for board in (kept, pruned):
+            try:
+                outcomes.append(board.resolve(op, actor, page, f"c{n}"))
+            except (Forbidden, InvalidInput) as refusal:
+                outcomes.append(type(refusal))
+        assert outcomes[0] == outcomes[1], (n, op)
+        first, second = outcomes
+        if isinstance(first, Effect) and isinstance(second, Effect):
+            kept.commit(first)
+            pruned.commit(second)
+        if n % 100 == 99:
+            pruned.forget_unreachable()
+            assert pruned.views() == kept.views()
+    assert sum(len(p.items) for p in pruned.pages) < sum(len(p.items) for p in kept.pages)
+    assert from_snapshot(snapshot(pruned)).views() == kept.views()
