@@ -28,7 +28,7 @@ from classroom.boards.document import (
     from_snapshot,
 )
 from classroom.storage.models import Board as BoardRow
-from classroom.storage.models import BoardOp
+from classroom.storage.models import BoardOp, BoardSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ async def board_during(
         for at, offset, effect in effects[first:]
         if at <= end
     ]
-    doc = _at_start(from_snapshot(row.snapshot), before, [effect for _, _, effect in effects])
+    saved = await session.get_one(BoardSnapshot, row.id)
+    doc = _at_start(from_snapshot(saved.data), before, [effect for _, _, effect in effects])
     if doc is None:
         log.warning("board of lesson %d: its state at the recording's start is unknown", lesson_id)
         return None, during
