@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import msgspec
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -342,17 +342,16 @@ class Boards:
                 wanted.setdefault(pending.actor.person_id, set()).add(pending.client_id)
         if not wanted:
             return {}
-        rows = await session.execute(
+        # One indexed lookup per author: an OR of them makes SQLite scan the board's rows.
+        lookups = [
             select(BoardOp.author_id, BoardOp.client_id, BoardOp.seq, BoardOp.offset).where(
                 BoardOp.board_id == board_id,
-                or_(
-                    *(
-                        and_(BoardOp.author_id == author, BoardOp.client_id.in_(ids))
-                        for author, ids in wanted.items()
-                    )
-                ),
+                BoardOp.author_id == author,
+                BoardOp.client_id.in_(sorted(ids)),
             )
-        )
+            for author, ids in wanted.items()
+        ]
+        rows = await session.execute(lookups[0] if len(lookups) == 1 else union_all(*lookups))
         return {
             (author, client): Applied(seq=seq, offset=offset, repeated=True)
             for author, client, seq, offset in rows
