@@ -34,18 +34,15 @@ def _summary(values_ms: list[float]) -> dict[str, float]:
 
 def _serve(folder: str, database_url: str, ready: Any) -> None:
     """The server of the fan-out run, in a process of its own (so its CPU is its own)."""
-    import importlib
-
-    fixtures = importlib.import_module("tests.conftest")
+    from bench import local_server
 
     async def serve() -> None:
         overrides: dict[str, Any] = {"login_burst": 10_000}
         if database_url:
             overrides["database_url"] = database_url
-        server, runner = await fixtures.start_server(
-            fixtures.make_settings(Path(folder), **overrides)
-        )
-        ready.send((server.url, server.settings.database_url))
+        settings = local_server.bench_settings(Path(folder), **overrides)
+        url, runner = await local_server.start(settings)
+        ready.send((url, settings.database_url))
         try:
             await asyncio.Event().wait()
         finally:
@@ -100,17 +97,14 @@ async def fan_out(students: int, strokes: int, database_url: str = "") -> dict[s
 
     The server runs in a child process; the clients (panel, teacher, students) run here."""
     import datetime as dt
-    import importlib
     import multiprocessing
 
     import socketio
     from sqlalchemy import select
 
+    from bench.local_server import join_link, login
     from classroom.storage.database import Database
     from classroom.storage.models import Enrolment, Person, SchoolClass
-
-    clients_module = importlib.import_module("tests.clients")
-    seat, login = clients_module.seat, clients_module.login
 
     with tempfile.TemporaryDirectory() as folder:
         context = multiprocessing.get_context("spawn")
@@ -145,8 +139,8 @@ async def fan_out(students: int, strokes: int, database_url: str = "") -> dict[s
                 return client
 
             # The teacher opens the lesson and pairs the panel by its code.
-            teacher_seat = await seat(url, "teacher", lesson)
-            teacher = await connected(teacher_seat.token)
+            teacher_token = await login(url, "teacher")
+            teacher = await connected(teacher_token)
             assert (await teacher.call("room.join", {"lesson_id": lesson}))["ok"]
             panel_token = await login(url, "panel")
             import aiohttp
@@ -159,7 +153,7 @@ async def fan_out(students: int, strokes: int, database_url: str = "") -> dict[s
                 async with http.post(
                     f"{url}/api/panel/pair",
                     json={"code": code},
-                    headers={"Authorization": f"Bearer {teacher_seat.token}"},
+                    headers={"Authorization": f"Bearer {teacher_token}"},
                 ) as response:
                     paired = await response.json()
                     assert paired["lesson"]["id"] == lesson, paired
@@ -175,10 +169,11 @@ async def fan_out(students: int, strokes: int, database_url: str = "") -> dict[s
                     arrivals.setdefault(item["id"], []).append(time.perf_counter())
 
             for name in names:
-                place = await seat(url, name, lesson)
-                client = await connected(place.token)
+                token = await login(url, name)
+                link = await join_link(url, token, lesson)
+                client = await connected(token)
                 client.on("board.op", on_op)
-                joined = await client.call("room.join", {"lesson_id": lesson, "link": place.link})
+                joined = await client.call("room.join", {"lesson_id": lesson, "link": link})
                 assert joined["ok"], joined
                 assert (await client.call("board.join", {"lesson_id": lesson}))["ok"]
             await asyncio.sleep(0.5)
