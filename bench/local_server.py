@@ -19,6 +19,7 @@ from web.settings import Settings, load_settings
 
 
 def free_port() -> int:
+    """A loopback port nobody listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
