@@ -33,10 +33,9 @@ from classroom.boards.store import Applied, Boards
 from classroom.errors import Forbidden
 from classroom.rooms import LessonFacts
 from realtime.router import Call, EventRouter, Rate
-from web.events import principal_of
+from web.events import LessonId, principal_of
 from web.services import Services
 
-LessonId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
 Version = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
 ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 INK_POINTS = 240

@@ -19,6 +19,8 @@ from realtime.server import AttachResult
 from web.services import Services
 
 Offset = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+LessonId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+PersonId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
 
 
 class NoticesJoin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -17,7 +17,7 @@ from classroom.errors import DomainError, Forbidden
 from classroom.rooms import Room, RoomState
 from media.server import PublisherView
 from realtime.router import Call, EventRouter, Rate
-from web.events import principal_of
+from web.events import LessonId, PersonId, principal_of
 from web.media_rooms import MediaRooms
 from web.services import Services
 
@@ -25,8 +25,6 @@ log = logging.getLogger(__name__)
 
 MAX_SDP_LENGTH = 12_000
 
-LessonId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
-PersonId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
 Sdp = Annotated[str, msgspec.Meta(min_length=10, max_length=MAX_SDP_LENGTH)]
 KindName = Literal["audio", "video"]
 Kinds = Annotated[list[KindName], msgspec.Meta(min_length=1, max_length=2)]

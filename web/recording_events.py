@@ -17,8 +17,7 @@ from classroom.rooms import RoomState
 from realtime.router import Call, EventRouter, Rate
 from recordings import store
 from recordings.store import RecordingView
-from web.events import principal_of
-from web.media_events import LessonId
+from web.events import LessonId, principal_of
 from web.media_rooms import MediaRooms
 from web.services import Services
 

@@ -22,13 +22,11 @@ from presence.arrivals import Arrivals
 from realtime.router import Call, EventError, EventRouter, Rate
 from realtime.server import EVICT_EVENT, AttachResult, RealtimeServer
 from web.admission import Admission
-from web.events import Offset, principal_of
+from web.events import LessonId, Offset, PersonId, principal_of
 from web.media_events import drop_media_of, end_media, leave_media, mute_all
 from web.room_changes import room_changed
 from web.services import Services
 
-LessonId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
-PersonId = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
 ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 ChatText = Annotated[str, msgspec.Meta(min_length=1, max_length=rooms.MAX_CHAT_LENGTH)]
 Link = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_LINK_LENGTH)]
