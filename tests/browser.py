@@ -27,6 +27,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Chromium with a fake camera and microphone, peers on loopback, and autoplaying video.
+MEDIA_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
 class Visit:
     """A browser tab that fails the test on any script error or failed request."""
 

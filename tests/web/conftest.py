@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, async_playwright
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, Visit
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, MEDIA_ARGS, Visit
 from tests.conftest import free_port
 from tests.gateway import Gateway
 
@@ -20,6 +20,18 @@ async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def media_browser() -> AsyncIterator[Browser]:
+    """Chromium with a fake camera and microphone, for lessons with video."""
+    assert CHROMIUM.exists(), "Debian's chromium is required (./dev test installs it)"
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS + MEDIA_ARGS
         )
         yield launched
         await launched.close()

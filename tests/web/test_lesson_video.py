@@ -7,18 +7,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from classroom.demo import add_lesson
-from tests.browser import AXE, CHROMIUM, CHROMIUM_ARGS, accessibility_violations
+from tests.browser import AXE, accessibility_violations
 from tests.clients import get_json, login
 from tests.conftest import ServerFactory
 from tests.web.test_lesson_pages import QUICK, STUDENTS, People, join_from_today
-from tests.web.test_media_browser import MEDIA_ARGS
 from web.services import SERVICES_KEY
 
 # The test's own view of the page's connections (the page keeps them to itself): every
@@ -56,18 +54,6 @@ window.__inbound = async (personId) => {
 """
 
 PHONE = {"width": 375, "height": 740}
-
-
-@pytest.fixture
-async def media_browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is required (./dev test installs it)"
-    args = [*CHROMIUM_ARGS, *MEDIA_ARGS, "--autoplay-policy=no-user-gesture-required"]
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=args
-        )
-        yield launched
-        await launched.close()
 
 
 async def inbound(page: Page, person_id: int) -> dict[str, Any]:

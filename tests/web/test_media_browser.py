@@ -4,23 +4,13 @@ microphone through the media server, and students' pages decode the picture."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.clients import LiveClient, seat
 from tests.conftest import ServerFactory
 from tests.web.test_live_lessons import QUICK, a_lesson
-
-MEDIA_ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
 
 # What a lesson page does: join the room over Socket.IO, then publish or subscribe with a
 # complete offer (the media server does not trickle ICE candidates).
@@ -80,17 +70,6 @@ window.lesson = {
   },
 };
 """
-
-
-@pytest.fixture
-async def media_browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is required (./dev test installs it)"
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS + MEDIA_ARGS
-        )
-        yield launched
-        await launched.close()
 
 
 async def lesson_page(browser: Browser, url: str, problems: list[str]) -> Page:

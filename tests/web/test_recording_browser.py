@@ -18,7 +18,6 @@ from tests.conftest import ServerFactory
 from tests.recordings.test_recorder import probe
 from tests.web.test_board_browser import board_ready, draw
 from tests.web.test_lesson_pages import QUICK, People, join_from_today, send_chat
-from tests.web.test_lesson_video import media_browser  # noqa: F401  (the fixture)
 from web.services import SERVICES_KEY
 
 MESSAGE = "Вопрос во время записи"
@@ -26,7 +25,7 @@ MESSAGE = "Вопрос во время записи"
 
 async def test_a_lesson_is_recorded_and_played_with_its_chat(
     custom_server: ServerFactory,
-    media_browser: Browser,  # noqa: F811
+    media_browser: Browser,
 ) -> None:
     server = await custom_server(media_loopback_only=True, **QUICK)
     starts_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
