@@ -133,7 +133,7 @@ class RedisBus(Bus):
                 await self._reader
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
         if self._pubsub_redis is not None:
             await self._pubsub_redis.aclose()
         if self._redis is not None:
@@ -248,7 +248,7 @@ class RedisBus(Bus):
             self._pubsub = self._new_pubsub()
             if old is not None:
                 with contextlib.suppress(Exception):
-                    await old.aclose()  # type: ignore[no-untyped-call]
+                    await old.aclose()  # type: ignore[no-untyped-call, unused-ignore]
             try:
                 if self._subscribed:
                     await self._pubsub.subscribe(*(self._wire(c) for c in self._subscribed))

@@ -104,7 +104,7 @@ class RedisRequests:
         self._waiting.clear()
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
         for client in (self._sub_redis, self._redis):
             if client is not None:
                 await client.aclose()
@@ -159,7 +159,7 @@ class RedisRequests:
         old, self._pubsub = self._pubsub, self._sub_redis.pubsub(ignore_subscribe_messages=True)
         if old is not None:
             with contextlib.suppress(Exception):
-                await old.aclose()  # type: ignore[no-untyped-call]
+                await old.aclose()  # type: ignore[no-untyped-call, unused-ignore]
         with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
             await self._pubsub.subscribe(*self._channels())
 
