@@ -27,6 +27,7 @@ import msgspec
 from sqlalchemy import insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from classroom.boards.document import (
     Actor,
@@ -336,22 +337,16 @@ class Boards:
         self, session: AsyncSession, board_id: int, batch: list[_Pending]
     ) -> dict[tuple[int, str | None], Applied]:
         """What was answered before to the resends in ``batch`` (by author and client id)."""
-        wanted: dict[int, set[str]] = {}
-        for pending in batch:
-            if pending.client_id is not None:
-                wanted.setdefault(pending.actor.person_id, set()).add(pending.client_id)
+        wanted = sorted(
+            {
+                (pending.actor.person_id, pending.client_id)
+                for pending in batch
+                if pending.client_id is not None
+            }
+        )
         if not wanted:
             return {}
-        # One indexed lookup per author: an OR of them makes SQLite scan the board's rows.
-        lookups = [
-            select(BoardOp.author_id, BoardOp.client_id, BoardOp.seq, BoardOp.offset).where(
-                BoardOp.board_id == board_id,
-                BoardOp.author_id == author,
-                BoardOp.client_id.in_(sorted(ids)),
-            )
-            for author, ids in wanted.items()
-        ]
-        rows = await session.execute(lookups[0] if len(lookups) == 1 else union_all(*lookups))
+        rows = await session.execute(resend_lookup(board_id, wanted))
         return {
             (author, client): Applied(seq=seq, offset=offset, repeated=True)
             for author, client, seq, offset in rows
@@ -420,6 +415,23 @@ class Boards:
             assert made is not None
             return made
         return row
+
+
+def resend_lookup(board_id: int, keys: list[tuple[int, str]]) -> Executable:
+    """Stored operations of a board by (author, client id): one lookup per key, by the
+    whole unique key. A list of client ids (IN or ANY) leaves the client id out of the
+    index condition on PostgreSQL while the table has no statistics yet (a new board), so
+    each batch read every operation of its author and the cost grew with the lesson; an
+    OR of keys scans the board's operations on SQLite."""
+    lookups = [
+        select(BoardOp.author_id, BoardOp.client_id, BoardOp.seq, BoardOp.offset).where(
+            BoardOp.board_id == board_id,
+            BoardOp.author_id == author,
+            BoardOp.client_id == client,
+        )
+        for author, client in keys
+    ]
+    return lookups[0] if len(lookups) == 1 else union_all(*lookups)
 
 
 async def _effects(session: AsyncSession, board_id: int, after: int, upto: int) -> list[Effect]:

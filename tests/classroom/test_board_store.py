@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from classroom.boards.document import (
     Actor,
@@ -304,3 +305,73 @@ async def test_room_offsets_are_stored_by_the_next_transaction(db: Database) -> 
         lesson, teacher, 0, stroke("s0"), client_id="0", now=NOW, publish=channel.publish
     )
     assert (again.seq, again.offset, again.repeated) == (1, 1, True)
+
+
+async def _rows_read_by(session: Any, statement: Any) -> int:
+    """Rows the database reads to answer ``statement`` with its generic plan (PostgreSQL)
+    or, on SQLite, the number of its steps on ``board_op`` that do not use the whole
+    unique key."""
+    connection = await session.connection()
+    compiled = statement.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    if connection.dialect.name == "sqlite":
+        rows = await connection.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + str(compiled), tuple(compiled.params.values())
+        )
+        return sum("board_op" in row[-1] and "client_id=?" not in row[-1] for row in rows)
+    raw = (await connection.get_raw_connection()).driver_connection
+    await raw.execute("SET plan_cache_mode = force_generic_plan")
+    params = [compiled.params[name] for name in compiled.positiontup]
+    plan = await raw.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), *params)
+
+    def read(node: dict[str, Any]) -> int:
+        own = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
+        return own + sum(read(child) for child in node.get("Plans", ()))
+
+    # The dialect sets a JSON codec on its connections; a plain connection gives text.
+    tree = json.loads(plan) if isinstance(plan, str) else plan
+    return read(tree[0]["Plan"])
+
+
+async def test_the_resend_lookup_reads_only_the_operations_asked_for(db: Database) -> None:
+    """A long lesson must not make each batch slower: the lookup of resends goes by the
+    whole unique key even before the database has statistics of the new board."""
+    from classroom.boards.store import resend_lookup
+
+    lesson, teacher = await lesson_and_teacher(db)
+    boards = Boards(db)
+    channel = Channel()
+    await boards.apply(
+        lesson, teacher, 0, stroke("first"), client_id="c0", now=NOW, publish=channel.publish
+    )
+    async with db.session() as session:
+        board_id = await session.scalar(select(BoardRow.id).where(BoardRow.lesson_id == lesson.id))
+        assert board_id is not None
+        await session.execute(
+            BoardOp.__table__.insert(),
+            [
+                {
+                    "board_id": board_id,
+                    "seq": 1 + n,
+                    "author_id": teacher.person_id,
+                    "client_id": f"c{n}",
+                    "kind": "add",
+                    "effect": b"",
+                    "at": NOW,
+                }
+                for n in range(1, 3000)
+            ],
+        )
+        await session.commit()
+    keys = [(teacher.person_id, f"c{n}") for n in (5, 1500, 2999, 9999)]
+    async with db.session() as session:
+        found = (await session.execute(resend_lookup(board_id, keys))).all()
+        assert sorted(row.client_id for row in found) == ["c1500", "c2999", "c5"]
+        if db.engine.dialect.name == "postgresql":
+            await session.execute(
+                text("DELETE FROM pg_statistic WHERE starelid = 'board_op'::regclass")
+            )
+            assert await _rows_read_by(session, resend_lookup(board_id, keys)) <= 2 * len(keys)
+        else:
+            assert await _rows_read_by(session, resend_lookup(board_id, keys)) == 0
