@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import msgspec
-from sqlalchemy import insert, select, union_all, update
+from sqlalchemy import insert, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
@@ -261,6 +261,12 @@ class Boards:
             # Writers of one board on every node go one at a time: PostgreSQL locks the
             # board's row; SQLite takes its write lock by writing the row first.
             if self._db.engine.dialect.name == "postgresql":
+                # Plans made for these statements' parameters each time: a pooled
+                # connection keeps a statement's generic plan, and one made while the
+                # table was nearly empty (a new school, before any ANALYZE) may reach a
+                # row through an index on ``board_id`` alone, reading every operation of
+                # the board to find one: the cost grew with the lesson.
+                await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
                 version = (
                     await session.execute(
                         select(BoardRow.version)

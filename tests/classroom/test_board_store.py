@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select, text, update
 
 from classroom.boards.document import (
     Actor,
@@ -18,7 +18,9 @@ from classroom.boards.document import (
     Effect,
     Item,
     Standing,
+    encode_effect,
     from_snapshot,
+    snapshot,
 )
 from classroom.boards.store import Boards
 from classroom.demo import add_lesson
@@ -321,7 +323,7 @@ async def _rows_read_by(session: Any, statement: Any) -> int:
         )
         return sum("board_op" in row[-1] and "client_id=?" not in row[-1] for row in rows)
     raw = (await connection.get_raw_connection()).driver_connection
-    await raw.execute("SET plan_cache_mode = force_generic_plan")
+    await raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     params = [compiled.params[name] for name in compiled.positiontup]
     plan = await raw.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), *params)
 
@@ -375,3 +377,87 @@ async def test_the_resend_lookup_reads_only_the_operations_asked_for(db: Databas
             assert await _rows_read_by(session, resend_lookup(board_id, keys)) <= 2 * len(keys)
         else:
             assert await _rows_read_by(session, resend_lookup(board_id, keys)) == 0
+
+
+async def _board_op_rows_read(url: str) -> int:
+    """Rows of ``board_op`` read so far by every backend that has reported (PostgreSQL)."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    connection = await asyncpg.connect(
+        host=target.host, port=target.port or 5432, user=target.username, database=target.database
+    )
+    try:
+        row = await connection.fetchrow(
+            "SELECT seq_tup_read, idx_tup_fetch FROM pg_stat_user_tables WHERE relname = 'board_op'"
+        )
+        return int(row["seq_tup_read"] or 0) + int(row["idx_tup_fetch"] or 0)
+    finally:
+        await connection.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_long_lesson_does_not_make_each_write_read_more(db: Database) -> None:
+    """Each write reads a few rows whatever the length of the lesson: no lookup of resends
+    and no statement prepared while the board was nearly empty reaches its rows through
+    ``board_id`` alone (that read the whole board at every write on PostgreSQL)."""
+    lesson, teacher = await lesson_and_teacher(db)
+    boards = Boards(db)
+    channel = Channel()
+    for first in range(0, 24, 8):  # batches of 8: PostgreSQL settles on a generic plan
+        await asyncio.gather(
+            *(
+                boards.apply(
+                    lesson,
+                    teacher,
+                    0,
+                    stroke(f"s{n}"),
+                    client_id=f"c{n}",
+                    now=NOW,
+                    publish=channel.publish,
+                )
+                for n in range(first, first + 8)
+            )
+        )
+    # 5,000 more operations stored as another node would store them.
+    doc = from_snapshot(snapshot(await boards.document(lesson, NOW)))
+    rows = []
+    for n in range(24, 5024):
+        op = ClearOp() if n % 400 == 0 else stroke(f"s{n}")
+        effect = doc.resolve(op, teacher, 0, f"c{n}")
+        doc.commit(effect)
+        rows.append(
+            {
+                "board_id": 1,
+                "seq": effect.seq,
+                "author_id": teacher.person_id,
+                "client_id": f"c{n}",
+                "kind": effect.kind,
+                "effect": encode_effect(effect),
+                "at": NOW,
+            }
+        )
+    async with db.session() as session:
+        board_id = await session.scalar(select(BoardRow.id).where(BoardRow.lesson_id == lesson.id))
+        for row in rows:
+            row["board_id"] = board_id
+        await session.execute(BoardOp.__table__.insert(), rows)
+        await session.execute(update(BoardRow).values(version=doc.version))
+        await session.commit()
+    await asyncio.sleep(1.1)  # backends report their counts at most once a second when idle
+    async with db.session() as session:
+        await session.execute(select(1))
+    url = db.engine.url.render_as_string(hide_password=False)
+    await db.engine.dispose()  # every backend reports what it read as it exits
+    before = await _board_op_rows_read(url)
+    for n in range(5024, 5034):
+        await boards.apply(
+            lesson, teacher, 0, stroke(f"s{n}"), client_id=f"c{n}", now=NOW, publish=channel.publish
+        )
+    await db.engine.dispose()
+    read = await _board_op_rows_read(url) - before
+    # The first write catches up with the 5,000 operations once; the rest read a few rows
+    # each. A plan that reaches rows by ``board_id`` alone reads the board at every write.
+    print("READ", before, read)
+    assert read < 6_000, f"ten writes read {read} rows of a 5,000-operation board"
