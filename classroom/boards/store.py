@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import msgspec
-from sqlalchemy import insert, select, text, union_all, update
+from sqlalchemy import bindparam, insert, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
@@ -352,7 +353,7 @@ class Boards:
         )
         if not wanted:
             return {}
-        rows = await session.execute(resend_lookup(board_id, wanted))
+        rows = await session.execute(*resend_lookup(board_id, wanted))
         return {
             (author, client): Applied(seq=seq, offset=offset, repeated=True)
             for author, client, seq, offset in rows
@@ -423,21 +424,34 @@ class Boards:
         return row
 
 
-def resend_lookup(board_id: int, keys: list[tuple[int, str]]) -> Executable:
-    """Stored operations of a board by (author, client id): one lookup per key, by the
-    whole unique key. A list of client ids (IN or ANY) leaves the client id out of the
-    index condition on PostgreSQL while the table has no statistics yet (a new board), so
-    each batch read every operation of its author and the cost grew with the lesson; an
-    OR of keys scans the board's operations on SQLite."""
+def resend_lookup(
+    board_id: int, keys: list[tuple[int, str]]
+) -> tuple[Executable, dict[str, object]]:
+    """Stored operations of a board by (author, client id), as a statement and its
+    parameters: one lookup per key, by the whole unique key. A list of client ids (IN or
+    ANY) leaves the client id out of the index condition on PostgreSQL while the table has
+    no statistics yet (a new board), so each batch read every operation of its author and
+    the cost grew with the lesson; an OR of keys scans the board's operations on SQLite."""
+    params: dict[str, object] = {"board": board_id}
+    for n, (author, client) in enumerate(keys):
+        params[f"a{n}"] = author
+        params[f"c{n}"] = client
+    return _lookup_of(len(keys)), params
+
+
+@functools.lru_cache(maxsize=MAX_BATCH)
+def _lookup_of(count: int) -> Executable:
+    """The lookup of ``count`` keys, made once per count (building a union of many
+    selects costs more than running it on SQLite)."""
     lookups = [
         select(BoardOp.author_id, BoardOp.client_id, BoardOp.seq, BoardOp.offset).where(
-            BoardOp.board_id == board_id,
-            BoardOp.author_id == author,
-            BoardOp.client_id == client,
+            BoardOp.board_id == bindparam("board"),
+            BoardOp.author_id == bindparam(f"a{n}"),
+            BoardOp.client_id == bindparam(f"c{n}"),
         )
-        for author, client in keys
+        for n in range(count)
     ]
-    return lookups[0] if len(lookups) == 1 else union_all(*lookups)
+    return lookups[0] if count == 1 else union_all(*lookups)
 
 
 async def _effects(session: AsyncSession, board_id: int, after: int, upto: int) -> list[Effect]:

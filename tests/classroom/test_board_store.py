@@ -309,7 +309,7 @@ async def test_room_offsets_are_stored_by_the_next_transaction(db: Database) -> 
     assert (again.seq, again.offset, again.repeated) == (1, 1, True)
 
 
-async def _rows_read_by(session: Any, statement: Any) -> int:
+async def _rows_read_by(session: Any, statement: Any, values: dict[str, Any]) -> int:
     """Rows the database reads to answer ``statement`` with its generic plan (PostgreSQL)
     or, on SQLite, the number of its steps on ``board_op`` that do not use the whole
     unique key."""
@@ -317,14 +317,16 @@ async def _rows_read_by(session: Any, statement: Any) -> int:
     compiled = statement.compile(
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
     )
+    bound = compiled.construct_params(values)
     if connection.dialect.name == "sqlite":
         rows = await connection.exec_driver_sql(
-            "EXPLAIN QUERY PLAN " + str(compiled), tuple(compiled.params.values())
+            "EXPLAIN QUERY PLAN " + str(compiled),
+            tuple(bound[name] for name in compiled.positiontup),
         )
         return sum("board_op" in row[-1] and "client_id=?" not in row[-1] for row in rows)
     raw = (await connection.get_raw_connection()).driver_connection
     await raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-    params = [compiled.params[name] for name in compiled.positiontup]
+    params = [bound[name] for name in compiled.positiontup]
     plan = await raw.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), *params)
 
     def read(node: dict[str, Any]) -> int:
@@ -368,15 +370,15 @@ async def test_the_resend_lookup_reads_only_the_operations_asked_for(db: Databas
         await session.commit()
     keys = [(teacher.person_id, f"c{n}") for n in (5, 1500, 2999, 9999)]
     async with db.session() as session:
-        found = (await session.execute(resend_lookup(board_id, keys))).all()
+        found = (await session.execute(*resend_lookup(board_id, keys))).all()
         assert sorted(row.client_id for row in found) == ["c1500", "c2999", "c5"]
         if db.engine.dialect.name == "postgresql":
             await session.execute(
                 text("DELETE FROM pg_statistic WHERE starelid = 'board_op'::regclass")
             )
-            assert await _rows_read_by(session, resend_lookup(board_id, keys)) <= 2 * len(keys)
+            assert await _rows_read_by(session, *resend_lookup(board_id, keys)) <= 2 * len(keys)
         else:
-            assert await _rows_read_by(session, resend_lookup(board_id, keys)) == 0
+            assert await _rows_read_by(session, *resend_lookup(board_id, keys)) == 0
 
 
 async def _board_op_rows_read(url: str) -> int:
