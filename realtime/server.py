@@ -24,6 +24,7 @@ from engineio import packet as eio_packet
 
 from realtime import codec
 from realtime.bus import Bus
+from realtime.lean_engineio import LeanSocketIOServer
 from realtime.router import WIRE_TYPES, Call, ConnectionLimits, ErrorReply, EventRouter
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,8 @@ class _Channel:
 
 
 class RealtimeServer:
-    """python-socketio on aiohttp, msgpack only, WebSocket only."""
+    """python-socketio on aiohttp, msgpack only, WebSocket only, with lean Engine.IO sockets
+    (``realtime.lean_engineio``)."""
 
     def __init__(
         self,
@@ -109,7 +111,7 @@ class RealtimeServer:
         self._authenticate = authenticate
         self._translate = translate_error
         self.bus: Bus | None = None
-        self.sio = socketio.AsyncServer(
+        self.sio = LeanSocketIOServer(
             async_mode="aiohttp",
             serializer=codec.packet_class(max_event_bytes),
             transports=["websocket"],

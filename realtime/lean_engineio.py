@@ -1,0 +1,195 @@
+"""Engine.IO over WebSocket with one task per connection.
+
+python-engineio's WebSocket socket keeps four tasks per connection (the request handler, a
+writer draining a queue, a task waiting for the next frame, a sleeping ping task) and makes
+a new task and timer for every frame received and every packet sent; its service task wakes
+once per connection per ping timeout. Under a storm of joins and a room's fan-out that is
+much of a worker's CPU and memory. Here, for WebSocket connections:
+
+- frames are read in the request handler's own loop, with no timeout around each read;
+- packets are written to the WebSocket at once, with no queue and no writer task. The
+  transport may buffer up to ``MAX_BACKLOG`` bytes for a slow client, so a write never waits
+  and one slow member never holds up a room's fan-out; a client that falls further behind is
+  disconnected (it comes back and resumes from its last offset);
+- pings are timers, not sleeping tasks: a ping is sent every ``ping_interval`` after the
+  client's last pong, and a client that has not answered within ``ping_timeout`` is closed.
+
+The Engine.IO protocol (packets, handshake, the events python-socketio handles) is
+python-engineio's own: only how a WebSocket connection is served changes. The library is
+pinned; ``tests/realtime/test_lean_engineio.py`` covers what this relies on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import engineio
+import socketio
+from engineio import exceptions, packet
+from engineio.async_socket import AsyncSocket
+
+log = logging.getLogger(__name__)
+
+MAX_BACKLOG = 1 << 20
+"""Bytes a connection's transport may hold unsent before the client counts as gone."""
+
+_running: set[asyncio.Future[None]] = set()
+
+
+def _spawn(work: Coroutine[Any, Any, None]) -> None:
+    """Run a short piece of work (a ping, a close) without waiting for it."""
+    task = asyncio.ensure_future(work)
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+
+
+class LeanSocket(AsyncSocket):  # type: ignore[misc]
+    """A WebSocket Engine.IO connection served by its request handler alone."""
+
+    last_ping: float | None
+    connected: bool
+    _ws: Any
+    _transport: asyncio.Transport | None
+    _timer: asyncio.TimerHandle | None
+
+    def adopt(self) -> None:
+        """Make a freshly created stock socket a lean one (its class is switched)."""
+        self._ws = None
+        self._transport = None
+        self._timer = None
+
+    async def send(self, pkt: packet.Packet) -> None:
+        if self.closed:
+            raise exceptions.SocketIsClosedError()
+        ws = self._ws
+        if ws is None:  # before the WebSocket is ready (the handshake's OPEN packet)
+            self.queue.put_nowait(pkt)
+            return
+        transport = self._transport
+        if transport is not None and transport.get_write_buffer_size() > MAX_BACKLOG:
+            log.info("a client fell %d bytes behind; closing it", MAX_BACKLOG)
+            transport.abort()
+            return
+        try:
+            await ws.send(pkt.encode())
+        except Exception:  # the connection is going away; the reader loop ends it
+            return
+
+    def schedule_ping(self) -> None:
+        if self.last_ping:  # answered (or never asked): ask again after an interval
+            self.last_ping = None
+            self._set_timer(self.server.ping_interval, self._ping_due)
+
+    def _set_timer(self, delay: float, callback: Any) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(delay, callback)
+
+    def _ping_due(self) -> None:
+        self._timer = None
+        if self.closing or self.closed:
+            return
+        self.last_ping = time.time()
+        _spawn(self._send_quietly(packet.Packet(packet.PING)))
+        self._set_timer(self.server.ping_timeout, self._pong_due)
+
+    def _pong_due(self) -> None:
+        self._timer = None
+        if self.last_ping and not (self.closing or self.closed):
+            _spawn(self._time_out())
+
+    async def _time_out(self) -> None:
+        transport = self._transport
+        await self.close(wait=False, abort=True, reason=self.server.reason.PING_TIMEOUT)
+        if transport is not None:
+            transport.abort()
+
+    async def _send_quietly(self, pkt: packet.Packet) -> None:
+        with contextlib.suppress(exceptions.SocketIsClosedError):
+            await self.send(pkt)
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        if self.connected:  # an upgrade from long-polling: served the stock way
+            await super()._websocket_handler(ws)
+            return
+        self.connected = True
+        self.upgraded = True
+        request = ws.environ.get("aiohttp.request")
+        self._transport = getattr(request, "transport", None)
+        if self._transport is not None:
+            self._transport.set_write_buffer_limits(high=MAX_BACKLOG)
+        while not self.queue.empty():
+            await ws.send(self.queue.get_nowait().encode())
+            self.queue.task_done()
+        self._ws = ws
+        try:
+            await self._read(ws)
+        finally:
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+            self._ws = None
+            await ws.close()
+
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        await super().close(wait=wait, abort=abort, reason=reason)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        ws = self._ws
+        if ws is not None and not abort:
+            # The server ended the connection: end the WebSocket too (the stock socket
+            # waits for the client to go, up to a ping interval and timeout).
+            self._ws = None
+            _spawn(ws.close())
+
+    async def _read(self, ws: Any) -> None:
+        limit = self.server.max_http_buffer_size
+        while True:
+            try:
+                data = await ws.wait()
+            except Exception:  # a close frame, an error frame, a lost connection
+                return
+            if data is None or len(data) > limit:
+                return
+            try:
+                await self.receive(packet.Packet(encoded_packet=data))
+            except exceptions.UnknownPacketError:
+                continue
+            except exceptions.SocketIsClosedError:
+                return
+            except Exception:
+                log.exception("an Engine.IO packet could not be handled")
+
+
+class LeanEngineServer(engineio.AsyncServer):  # type: ignore[misc]
+    """python-engineio's server whose WebSocket connections are ``LeanSocket``s."""
+
+    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "connect":
+            socket = self.sockets.get(args[0])
+            if type(socket) is AsyncSocket:
+                socket.__class__ = LeanSocket
+                socket.adopt()
+        return await super()._trigger_event(event, *args, **kwargs)
+
+    async def _service_task(self) -> None:
+        """Lean sockets watch their own pongs: only forget closed ones now and then."""
+        self.service_task_event = self.create_event()
+        while not self.service_task_event.is_set():
+            try:
+                await asyncio.wait_for(self.service_task_event.wait(), self.ping_timeout)
+            except TimeoutError:
+                for sid, socket in list(self.sockets.items()):
+                    if socket.closed:
+                        self.sockets.pop(sid, None)
+
+
+class LeanSocketIOServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio with ``LeanEngineServer`` underneath."""
+
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return LeanEngineServer

@@ -1,0 +1,150 @@
+"""Lean Engine.IO sockets over real loopback WebSockets: one task per connection, pings
+by timers, silent clients closed, and a client that stops reading never holds up others."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgpack
+import pytest
+from aiohttp import web
+
+from bench.storm.socketio_wire import CONNECT, EVENT, PATH, encode
+from bench.storm.wire import OP_BINARY, OP_TEXT, WebSocket, WireClosed
+from realtime import lean_engineio
+from realtime.bus import MemoryBus
+from realtime.router import EventRouter
+from realtime.server import RealtimeServer
+from tests.conftest import free_port
+
+
+class Node:
+    """A bare realtime server (anyone may connect) on a free loopback port."""
+
+    def __init__(self, realtime: RealtimeServer, runner: web.AppRunner, port: int) -> None:
+        self.realtime = realtime
+        self.runner = runner
+        self.port = port
+
+
+async def _accept_anyone(token: Any) -> Any:
+    return {"token": token}
+
+
+@pytest.fixture
+async def node(request: pytest.FixtureRequest) -> AsyncIterator[Node]:
+    interval, timeout = getattr(request, "param", (25.0, 20.0))
+    realtime = RealtimeServer(
+        router=EventRouter(),
+        authenticate=_accept_anyone,
+        translate_error=lambda _exc: None,
+        ping_interval=interval,
+        ping_timeout=timeout,
+    )
+    realtime.use_bus(MemoryBus(realtime.deliver))
+    app = web.Application()
+    realtime.attach_to(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield Node(realtime, runner, port)
+    finally:
+        await realtime.close()
+        await runner.cleanup()
+
+
+async def _connected(port: int) -> WebSocket:
+    """A raw client through the Engine.IO and Socket.IO handshakes (no task of its own)."""
+    ws = await WebSocket.connect("127.0.0.1", port, PATH, source="127.0.0.1")
+    opcode, body = await ws.receive()
+    assert opcode == OP_TEXT and body.startswith(b"0"), body
+    assert "pingInterval" in json.loads(body[1:])
+    ws.send_binary(encode(CONNECT, {"token": "t"}))
+    opcode, body = await ws.receive()
+    assert opcode == OP_BINARY and msgpack.unpackb(body)["type"] == CONNECT
+    return ws
+
+
+async def test_a_connection_costs_one_task(node: Node) -> None:
+    before = len(asyncio.all_tasks())
+    clients = [await _connected(node.port) for _ in range(40)]
+    await asyncio.sleep(0.2)
+    added = len(asyncio.all_tasks()) - before
+    # aiohttp's own two (the connection's and its request's) and nothing more; the stock
+    # sockets added three (a writer, a wait for the next frame, a sleeping ping).
+    assert added <= 2 * 40 + 3, f"{added} tasks for 40 connections"
+    assert node.realtime.connection_count == 40
+    for ws in clients:
+        ws.abort()
+
+
+@pytest.mark.parametrize("node", [(0.3, 0.4)], indirect=True)
+async def test_silent_clients_are_closed_and_answering_ones_kept(node: Node) -> None:
+    silent = await _connected(node.port)
+    answering = await _connected(node.port)
+    pings = 0
+
+    async def answer_pings() -> None:
+        nonlocal pings
+        while True:
+            opcode, body = await answering.receive()
+            if opcode == OP_TEXT and body == b"2":
+                pings += 1
+                answering.send_text("3")
+
+    answering_task = asyncio.create_task(answer_pings())
+    started = time.monotonic()
+    with pytest.raises(WireClosed):
+        while True:  # the silent one gets a ping, says nothing, and is closed
+            await asyncio.wait_for(silent.receive(), 5)
+    closed_after = time.monotonic() - started
+    await asyncio.sleep(1.0)
+    assert 0.5 <= closed_after < 3.0, closed_after
+    assert not answering_task.done(), "the client that answered was closed"
+    assert pings >= 3
+    assert node.realtime.connection_count == 1
+    answering_task.cancel()
+    answering.abort()
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lean_engineio, "MAX_BACKLOG", 256 << 10)
+    stalled = await _connected(node.port)
+    reader = await _connected(node.port)
+    members = list(node.realtime.sio.eio.sockets)
+    assert len(members) == 2
+    received = 0
+
+    async def read_all() -> None:
+        nonlocal received
+        while True:
+            opcode, body = await reader.receive()
+            if opcode == OP_BINARY and msgpack.unpackb(body)["type"] == EVENT:
+                received += 1
+
+    reading = asyncio.create_task(read_all())
+    payload = encode(EVENT, ["filler", "x" * 8000])
+    frame = lean_engineio.packet.Packet(lean_engineio.packet.MESSAGE, payload)
+    started = time.monotonic()
+    for n in range(2000):  # 16 MB: far more than the kernel buffers and the backlog hold
+        for eio_sid in members:
+            await node.realtime.sio.eio.send_packet(eio_sid, frame)
+        if n % 20 == 0:
+            await asyncio.sleep(0.002)  # the reading client shares this event loop
+    sending = time.monotonic() - started
+    await asyncio.sleep(0.5)
+    assert received == 2000, received
+    assert sending < 10, f"sending waited for the stalled client ({sending:.1f} s)"
+    with pytest.raises(WireClosed):  # what reached it is followed by the end of the stream
+        while True:
+            await asyncio.wait_for(stalled.receive(), 5)
+    reading.cancel()
+    reader.abort()
