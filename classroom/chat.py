@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy import delete as delete_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Executable
 
 from classroom.errors import Forbidden, InvalidInput, NotFound
 from classroom.roles import Principal
@@ -230,16 +231,11 @@ async def history(db: Database, room: Room, viewer: Principal) -> list[MessageVi
 async def history_in(session: Reader, room: Room, viewer: Principal) -> list[MessageView]:
     """The latest messages the viewer may read, oldest first: the room's, and the private
     ones they wrote or received (the teacher reads every private message of the lesson)."""
-    conditions = [ChatMessage.lesson_id == room.lesson.id, ChatMessage.deleted_at.is_(None)]
-    if not is_teacher(room, viewer):
-        conditions.append(
-            or_(
-                ChatMessage.recipient_id.is_(None),
-                ChatMessage.recipient_id == viewer.person_id,
-                ChatMessage.author_id == viewer.person_id,
-            )
-        )
-    return await _views_in(session, *conditions, limit=HISTORY_LIMIT)
+    if is_teacher(room, viewer):
+        return await _run_views(session, _HISTORY_OF_TEACHER, {"lesson_id": room.lesson.id})
+    return await _run_views(
+        session, _HISTORY_OF_MEMBER, {"lesson_id": room.lesson.id, "viewer_id": viewer.person_id}
+    )
 
 
 async def _views(db: Database, *conditions: object, limit: int = 1) -> list[MessageView]:
@@ -247,9 +243,9 @@ async def _views(db: Database, *conditions: object, limit: int = 1) -> list[Mess
         return await _views_in(session, *conditions, limit=limit)
 
 
-async def _views_in(session: Reader, *conditions: object, limit: int = 1) -> list[MessageView]:
+def _view_query(*conditions: object, limit: int) -> Executable:
     author, recipient = _AUTHOR, _RECIPIENT
-    query = (
+    return (
         select(
             ChatMessage.id,
             ChatMessage.lesson_id,
@@ -271,7 +267,35 @@ async def _views_in(session: Reader, *conditions: object, limit: int = 1) -> lis
         .order_by(ChatMessage.sent_at.desc(), ChatMessage.seq.desc())
         .limit(limit)
     )
-    rows = (await session.execute(query)).all()
+
+
+# The histories read at every room entry, built once (building a statement costs more than
+# running it): the teacher's, and a member's (room messages and their own private ones).
+_HISTORY_OF_TEACHER = _view_query(
+    ChatMessage.lesson_id == bindparam("lesson_id"),
+    ChatMessage.deleted_at.is_(None),
+    limit=HISTORY_LIMIT,
+)
+_HISTORY_OF_MEMBER = _view_query(
+    ChatMessage.lesson_id == bindparam("lesson_id"),
+    ChatMessage.deleted_at.is_(None),
+    or_(
+        ChatMessage.recipient_id.is_(None),
+        ChatMessage.recipient_id == bindparam("viewer_id"),
+        ChatMessage.author_id == bindparam("viewer_id"),
+    ),
+    limit=HISTORY_LIMIT,
+)
+
+
+async def _views_in(session: Reader, *conditions: object, limit: int = 1) -> list[MessageView]:
+    return await _run_views(session, _view_query(*conditions, limit=limit), {})
+
+
+async def _run_views(
+    session: Reader, query: Executable, params: dict[str, object]
+) -> list[MessageView]:
+    rows = (await session.execute(query, params)).all()
     room_messages: list[tuple[int, int, MessageView]] = []
     private_messages: list[tuple[int, MessageView]] = []
     for row in reversed(rows):

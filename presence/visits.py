@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, select, update
 
 from classroom.storage.database import Database
 from classroom.storage.models import RoomVisit
@@ -65,6 +65,17 @@ async def arrive(
     return (await arrive_many(db, [arrival]))[0]
 
 
+# Built once: every room entry runs them (in batches), and building costs more than running.
+_OPEN_VISITS = select(
+    RoomVisit.lesson_id, RoomVisit.person_id, RoomVisit.connection_id, RoomVisit.seen_at
+).where(
+    RoomVisit.lesson_id.in_(bindparam("lessons", expanding=True)),
+    RoomVisit.person_id.in_(bindparam("people", expanding=True)),
+    RoomVisit.left_at.is_(None),
+)
+_NEW_VISITS = insert(RoomVisit)
+
+
 async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
     """Record many arrivals with two statements (a read of the open visits, one insert of
     the new ones; no transaction around them, which would not make the read-then-insert
@@ -78,16 +89,7 @@ async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
     open_visits: dict[tuple[int, int], list[tuple[str, dt.datetime]]] = {}
     async with db.autocommit() as session:
         rows = await session.execute(
-            select(
-                RoomVisit.lesson_id,
-                RoomVisit.person_id,
-                RoomVisit.connection_id,
-                RoomVisit.seen_at,
-            ).where(
-                RoomVisit.lesson_id.in_(lessons),
-                RoomVisit.person_id.in_(people),
-                RoomVisit.left_at.is_(None),
-            )
+            _OPEN_VISITS, {"lessons": sorted(lessons), "people": sorted(people)}
         )
         for lesson, person, connection, seen_at in rows.all():
             open_visits.setdefault((lesson, person), []).append((connection, seen_at))
@@ -115,7 +117,7 @@ async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
                     }
                 )
         if new_rows:
-            await session.execute(insert(RoomVisit), new_rows)
+            await session.execute(_NEW_VISITS, new_rows)
     return firsts
 
 
