@@ -22,7 +22,7 @@ from classroom.boards.document import (
     from_snapshot,
     snapshot,
 )
-from classroom.boards.store import Boards
+from classroom.boards.store import Applied, Boards
 from classroom.demo import add_lesson
 from classroom.errors import Forbidden
 from classroom.rooms import LessonFacts, load_room
@@ -54,6 +54,41 @@ class Channel:
         return len(self.effects)
 
 
+async def strokes_together(
+    boards: Boards, lesson: LessonFacts, teacher: Actor, channel: Channel, numbers: range
+) -> list[Applied]:
+    """Strokes ``s<n>`` with client ids ``k<n>`` sent at the same moment."""
+    return await asyncio.gather(
+        *(
+            boards.apply(
+                lesson,
+                teacher,
+                0,
+                stroke(f"s{n}"),
+                client_id=f"k{n}",
+                now=NOW,
+                publish=channel.publish,
+            )
+            for n in numbers
+        )
+    )
+
+
+def op_row(
+    board_id: int, seq: int, author_id: int, client_id: str, effect: bytes, kind: str = "add"
+) -> dict[str, Any]:
+    """A ``board_op`` row as another node would have stored it."""
+    return {
+        "board_id": board_id,
+        "seq": seq,
+        "author_id": author_id,
+        "client_id": client_id,
+        "kind": kind,
+        "effect": effect,
+        "at": NOW,
+    }
+
+
 async def stored_ops(db: Database) -> int:
     async with db.session() as session:
         return int(await session.scalar(select(func.count()).select_from(BoardOp)) or 0)
@@ -73,20 +108,7 @@ async def test_operations_arriving_together_are_stored_in_one_transaction(db: Da
 
     event.listen(db.engine.sync_engine, "commit", committed)
     try:
-        replies = await asyncio.gather(
-            *(
-                boards.apply(
-                    lesson,
-                    teacher,
-                    0,
-                    stroke(f"s{n}"),
-                    client_id=f"k{n + 1}",
-                    now=NOW,
-                    publish=channel.publish,
-                )
-                for n in range(40)
-            )
-        )
+        replies = await strokes_together(boards, lesson, teacher, channel, range(1, 41))
     finally:
         event.remove(db.engine.sync_engine, "commit", committed)
     # The first of them writes alone; the 39 that queued behind it go in one batch.
@@ -354,18 +376,7 @@ async def test_the_resend_lookup_reads_only_the_operations_asked_for(db: Databas
         assert board_id is not None
         await session.execute(
             BoardOp.__table__.insert(),
-            [
-                {
-                    "board_id": board_id,
-                    "seq": 1 + n,
-                    "author_id": teacher.person_id,
-                    "client_id": f"c{n}",
-                    "kind": "add",
-                    "effect": b"",
-                    "at": NOW,
-                }
-                for n in range(1, 3000)
-            ],
+            [op_row(board_id, 1 + n, teacher.person_id, f"c{n}", b"") for n in range(1, 3000)],
         )
         await session.commit()
     keys = [(teacher.person_id, f"c{n}") for n in (5, 1500, 2999, 9999)]
@@ -408,42 +419,27 @@ async def test_a_long_lesson_does_not_make_each_write_read_more(db: Database) ->
     boards = Boards(db)
     channel = Channel()
     for first in range(0, 24, 8):  # batches of 8: PostgreSQL settles on a generic plan
-        await asyncio.gather(
-            *(
-                boards.apply(
-                    lesson,
-                    teacher,
-                    0,
-                    stroke(f"s{n}"),
-                    client_id=f"c{n}",
-                    now=NOW,
-                    publish=channel.publish,
-                )
-                for n in range(first, first + 8)
-            )
-        )
+        await strokes_together(boards, lesson, teacher, channel, range(first, first + 8))
     # 5,000 more operations stored as another node would store them.
     doc = from_snapshot(snapshot(await boards.document(lesson, NOW)))
-    rows = []
-    for n in range(24, 5024):
-        op = ClearOp() if n % 400 == 0 else stroke(f"s{n}")
-        effect = doc.resolve(op, teacher, 0, f"c{n}")
-        doc.commit(effect)
-        rows.append(
-            {
-                "board_id": 1,
-                "seq": effect.seq,
-                "author_id": teacher.person_id,
-                "client_id": f"c{n}",
-                "kind": effect.kind,
-                "effect": encode_effect(effect),
-                "at": NOW,
-            }
-        )
     async with db.session() as session:
         board_id = await session.scalar(select(BoardRow.id).where(BoardRow.lesson_id == lesson.id))
-        for row in rows:
-            row["board_id"] = board_id
+        assert board_id is not None
+        rows = []
+        for n in range(24, 5024):
+            op = ClearOp() if n % 400 == 0 else stroke(f"s{n}")
+            effect = doc.resolve(op, teacher, 0, f"c{n}")
+            doc.commit(effect)
+            rows.append(
+                op_row(
+                    board_id,
+                    effect.seq,
+                    teacher.person_id,
+                    f"c{n}",
+                    encode_effect(effect),
+                    kind=effect.kind,
+                )
+            )
         await session.execute(BoardOp.__table__.insert(), rows)
         await session.execute(update(BoardRow).values(version=doc.version))
         await session.commit()

@@ -195,7 +195,12 @@ async def test_a_client_too_far_behind_is_told_to_reload(
 
 
 async def test_members_are_told_to_reload_when_redis_loses_the_room(
-    custom_server: ServerFactory, clients: list[LiveClient], redis_url: str, redis_prefix: str
+    # The prefix first: fixtures end in reverse order, so its keys are deleted after the
+    # clients and the server are gone (their leaving publishes presence changes).
+    redis_prefix: str,
+    redis_url: str,
+    custom_server: ServerFactory,
+    clients: list[LiveClient],
 ) -> None:
     server = await custom_server(bus_url=redis_url, bus_prefix=redis_prefix)
     lesson = await start_lesson(server, clients)
