@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
 from classroom.demo import add_lesson
 from classroom.storage.database import Database
 from presence import visits
@@ -53,3 +57,30 @@ async def test_a_person_back_after_their_devices_left_arrives_first_again(db: Da
     # A visit whose node stopped refreshing it long ago does not count as being there.
     much_later = later + visits.STALE_AFTER * 2
     assert await arrivals.arrive(Arrival(lesson, student, "d", "node-2", much_later))
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_heartbeats_rewrite_visits_in_place(db: Database) -> None:
+    """Refreshing a node's open visits adds no index entries (PostgreSQL's HOT updates), so
+    held connections do not slow down the visits' lookups at later entries."""
+    lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
+    student = (await login(db, "student")).person_id
+    await visits.arrive_many(
+        db, [Arrival(lesson, student, f"c{n}", "node-1", NOW) for n in range(300)]
+    )
+    for beat in range(1, 4):
+        await visits.refresh(db, "node-1", NOW + dt.timedelta(seconds=20 * beat))
+    url = db.engine.url.render_as_string(hide_password=False)
+    await db.engine.dispose()  # every backend reports its counts as it exits
+    target = make_url(url)
+    connection = await asyncpg.connect(
+        host=target.host, port=target.port or 5432, user=target.username, database=target.database
+    )
+    try:
+        row = await connection.fetchrow(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'room_visit'"
+        )
+    finally:
+        await connection.close()
+    assert row["n_tup_upd"] == 900
+    assert row["n_tup_hot_upd"] >= 0.9 * 900, dict(row)
