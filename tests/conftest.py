@@ -148,6 +148,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 # -- the demo school in a database, and servers with settings of the test's own -----------
 
+import asyncio  # noqa: E402
 import datetime as dt  # noqa: E402
 from collections.abc import Awaitable, Callable  # noqa: E402
 from typing import Any  # noqa: E402
@@ -171,6 +172,33 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
+
+
+async def table_counts(db: Database, table: str) -> dict[str, int]:
+    """PostgreSQL's counts of a table (rows read, updated, updated in place, …) as they are
+    now. A backend reports its counts as it exits, so the database's pooled connections are
+    closed first, and the counts read until two reads agree."""
+    await db.engine.dispose()
+    url = make_url(db.engine.url.render_as_string(hide_password=False))
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, database=url.database
+    )
+    try:
+        counts: dict[str, int] = {}
+        for _ in range(20):
+            row = await connection.fetchrow(
+                "SELECT * FROM pg_stat_user_tables WHERE relname = $1", table
+            )
+            assert row is not None, table
+            now = {key: value for key, value in row.items() if isinstance(value, int)}
+            if now == counts:
+                break
+            counts = now
+            await asyncio.sleep(0.3)
+            await connection.execute("SELECT pg_stat_clear_snapshot()")
+        return counts
+    finally:
+        await connection.close()
 
 
 async def demo_principal(db: Database, username: str) -> Principal:

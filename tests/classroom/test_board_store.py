@@ -29,6 +29,7 @@ from classroom.rooms import LessonFacts, load_room
 from classroom.storage.database import Database
 from classroom.storage.models import Board as BoardRow
 from classroom.storage.models import BoardOp, BoardSnapshot
+from tests.conftest import table_counts
 
 NOW = dt.datetime(2026, 9, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -392,22 +393,10 @@ async def test_the_resend_lookup_reads_only_the_operations_asked_for(db: Databas
             assert await _rows_read_by(session, *resend_lookup(board_id, keys)) == 0
 
 
-async def _board_op_rows_read(url: str) -> int:
-    """Rows of ``board_op`` read so far by every backend that has reported (PostgreSQL)."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    target = make_url(url)
-    connection = await asyncpg.connect(
-        host=target.host, port=target.port or 5432, user=target.username, database=target.database
-    )
-    try:
-        row = await connection.fetchrow(
-            "SELECT seq_tup_read, idx_tup_fetch FROM pg_stat_user_tables WHERE relname = 'board_op'"
-        )
-        return int(row["seq_tup_read"] or 0) + int(row["idx_tup_fetch"] or 0)
-    finally:
-        await connection.close()
+async def _board_op_rows_read(db: Database) -> int:
+    """Rows of ``board_op`` read so far (PostgreSQL's own count)."""
+    counts = await table_counts(db, "board_op")
+    return counts["seq_tup_read"] + counts["idx_tup_fetch"]
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -443,19 +432,12 @@ async def test_a_long_lesson_does_not_make_each_write_read_more(db: Database) ->
         await session.execute(BoardOp.__table__.insert(), rows)
         await session.execute(update(BoardRow).values(version=doc.version))
         await session.commit()
-    await asyncio.sleep(1.1)  # backends report their counts at most once a second when idle
-    async with db.session() as session:
-        await session.execute(select(1))
-    url = db.engine.url.render_as_string(hide_password=False)
-    await db.engine.dispose()  # every backend reports what it read as it exits
-    before = await _board_op_rows_read(url)
+    before = await _board_op_rows_read(db)
     for n in range(5024, 5034):
         await boards.apply(
             lesson, teacher, 0, stroke(f"s{n}"), client_id=f"c{n}", now=NOW, publish=channel.publish
         )
-    await db.engine.dispose()
-    read = await _board_op_rows_read(url) - before
+    read = await _board_op_rows_read(db) - before
     # The first write catches up with the 5,000 operations once; the rest read a few rows
     # each. A plan that reaches rows by ``board_id`` alone reads the board at every write.
-    print("READ", before, read)
     assert read < 6_000, f"ten writes read {read} rows of a 5,000-operation board"

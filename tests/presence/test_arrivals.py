@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from classroom.demo import add_lesson
 from classroom.storage.database import Database
 from presence import visits
 from presence.arrivals import Arrivals
 from presence.visits import Arrival
-from tests.conftest import DEMO_DAY
+from tests.conftest import DEMO_DAY, table_counts
 from tests.conftest import demo_principal as login
 
 NOW = dt.datetime.combine(DEMO_DAY, dt.time(8, 35), dt.UTC)
@@ -70,17 +68,6 @@ async def test_heartbeats_rewrite_visits_in_place(db: Database) -> None:
     )
     for beat in range(1, 4):
         await visits.refresh(db, "node-1", NOW + dt.timedelta(seconds=20 * beat))
-    url = db.engine.url.render_as_string(hide_password=False)
-    await db.engine.dispose()  # every backend reports its counts as it exits
-    target = make_url(url)
-    connection = await asyncpg.connect(
-        host=target.host, port=target.port or 5432, user=target.username, database=target.database
-    )
-    try:
-        row = await connection.fetchrow(
-            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'room_visit'"
-        )
-    finally:
-        await connection.close()
+    row = await table_counts(db, "room_visit")
     assert row["n_tup_upd"] == 900
-    assert row["n_tup_hot_upd"] >= 0.9 * 900, dict(row)
+    assert row["n_tup_hot_upd"] >= 0.9 * 900, row
