@@ -240,7 +240,7 @@ async def history_in(session: Reader, room: Room, viewer: Principal) -> list[Mes
 
 async def _views(db: Database, *conditions: object, limit: int = 1) -> list[MessageView]:
     async with db.session() as session:
-        return await _views_in(session, *conditions, limit=limit)
+        return await _run_views(session, _view_query(*conditions, limit=limit), {})
 
 
 def _view_query(*conditions: object, limit: int) -> Executable:
@@ -286,10 +286,6 @@ _HISTORY_OF_MEMBER = _view_query(
     ),
     limit=HISTORY_LIMIT,
 )
-
-
-async def _views_in(session: Reader, *conditions: object, limit: int = 1) -> list[MessageView]:
-    return await _run_views(session, _view_query(*conditions, limit=limit), {})
 
 
 async def _run_views(

@@ -195,7 +195,6 @@ async def table_counts(db: Database, table: str) -> dict[str, int]:
                 break
             counts = now
             await asyncio.sleep(0.3)
-            await connection.execute("SELECT pg_stat_clear_snapshot()")
         return counts
     finally:
         await connection.close()
