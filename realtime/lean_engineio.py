@@ -12,7 +12,12 @@ much of a worker's CPU and memory. Here, for WebSocket connections:
   and one slow member never holds up a room's fan-out; a client that falls further behind is
   disconnected (it comes back and resumes from its last offset);
 - pings are timers, not sleeping tasks: a ping is sent every ``ping_interval`` after the
-  client's last pong, and a client that has not answered within ``ping_timeout`` is closed.
+  client's last pong, and a client that has not answered within ``ping_timeout`` is closed;
+- a room's event is framed once (``websocket_frame``) and the same bytes are written to
+  every member (``write_frame``): no per-member encoding, framing or awaiting;
+- WebSocket compression (permessage-deflate) is not offered: room events are small, each
+  compressing connection keeps a zlib state of a few hundred kilobytes, and a compressed
+  stream cannot share one frame among members.
 
 The Engine.IO protocol (packets, handshake, the events python-socketio handles) is
 python-engineio's own: only how a WebSocket connection is served changes. The library is
@@ -24,13 +29,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from collections.abc import Coroutine
 from typing import Any
 
 import engineio
 import socketio
+from aiohttp import web
 from engineio import exceptions, packet
+from engineio.async_drivers import aiohttp as engineio_aiohttp
 from engineio.async_socket import AsyncSocket
 
 log = logging.getLogger(__name__)
@@ -39,6 +47,26 @@ MAX_BACKLOG = 1 << 20
 """Bytes a connection's transport may hold unsent before the client counts as gone."""
 
 _running: set[asyncio.Future[None]] = set()
+
+_BINARY, _TEXT = 0x2, 0x1
+_FINAL = 0x80
+
+
+def websocket_frame(encoded: bytes | str) -> bytes:
+    """One unmasked, uncompressed WebSocket frame (RFC 6455 §5.2) of an encoded Engine.IO
+    packet: binary for bytes, text for a string; ready to write to any connection."""
+    if isinstance(encoded, str):
+        payload, opcode = encoded.encode(), _TEXT
+    else:
+        payload, opcode = encoded, _BINARY
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", _FINAL | opcode, length)
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", _FINAL | opcode, 126, length)
+    else:
+        header = struct.pack("!BBQ", _FINAL | opcode, 127, length)
+    return header + payload
 
 
 def _spawn(work: Coroutine[Any, Any, None]) -> None:
@@ -79,6 +107,21 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
             await ws.send(pkt.encode())
         except Exception:  # the connection is going away; the reader loop ends it
             return
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a frame made by ``websocket_frame``; ``False`` if this connection cannot
+        take one yet (still in its handshake), so the caller sends the packet instead."""
+        transport = self._transport
+        if self._ws is None or transport is None or self.closed:
+            return False
+        if transport.is_closing():
+            return True  # going away: the reader loop ends it
+        if transport.get_write_buffer_size() > MAX_BACKLOG:
+            log.info("a client fell %d bytes behind; closing it", MAX_BACKLOG)
+            transport.abort()
+            return True
+        transport.write(frame)
+        return True
 
     def schedule_ping(self) -> None:
         if self.last_ping:  # answered (or never asked): ask again after an interval
@@ -165,8 +208,28 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
                 log.exception("an Engine.IO packet could not be handled")
 
 
+class PlainWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
+    """python-engineio's aiohttp WebSocket, accepted without compression."""
+
+    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+        request = environ["aiohttp.request"]
+        self._sock = web.WebSocketResponse(
+            max_msg_size=self.server.max_http_buffer_size, compress=False
+        )
+        await self._sock.prepare(request)
+        self.environ = environ
+        await self.handler(self)
+        return self._sock
+
+
 class LeanEngineServer(engineio.AsyncServer):  # type: ignore[misc]
     """python-engineio's server whose WebSocket connections are ``LeanSocket``s."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.async_mode == "aiohttp":
+            drivers: dict[str, Any] = self.__dict__["_async"]  # set by the base class
+            self.__dict__["_async"] = {**drivers, "websocket": PlainWebSocket}
 
     async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
         if event == "connect":

@@ -24,7 +24,7 @@ from engineio import packet as eio_packet
 
 from realtime import codec
 from realtime.bus import Bus
-from realtime.lean_engineio import LeanSocketIOServer
+from realtime.lean_engineio import LeanSocket, LeanSocketIOServer, websocket_frame
 from realtime.router import WIRE_TYPES, Call, ConnectionLimits, ErrorReply, EventRouter
 
 log = logging.getLogger(__name__)
@@ -203,8 +203,14 @@ class RealtimeServer:
     async def _send_to_members(self, state: _Channel, frame: eio_packet.Packet) -> None:
         # A snapshot taken before the first await: members attaching later get the event
         # from ``recent`` instead, so nobody receives it twice or not at all.
+        wire = websocket_frame(frame.encode())  # the same bytes for every member
+        sockets = self.sio.eio.sockets
         for eio_sid in list(state.members.values()):
-            await self.sio.eio.send_packet(eio_sid, frame)
+            socket = sockets.get(eio_sid)
+            if socket is None:
+                continue
+            if not (isinstance(socket, LeanSocket) and socket.write_frame(wire)):
+                await self.sio.eio.send_packet(eio_sid, frame)
 
     def _frame(self, event: str, data: Any) -> eio_packet.Packet:
         """An event encoded once, ready to be sent as is to any number of connections."""

@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="py-spy one urok worker for this long from the start of the joins",
     )
+    load.add_argument(
+        "--profile-raw", type=Path, help="keep py-spy's raw samples (collapsed stacks) here"
+    )
     load.add_argument("--seed", type=int, default=830, help="random seed of the arrival order")
 
     server = parser.add_argument_group("the server")

@@ -235,7 +235,9 @@ class StormRun:
             name, plan, self.target, source_addresses(count), self.tuning, view, self.deadline
         )
         self.cleanup.callback(driver.stop_workers)
-        profile_path = self._log_dir() / "profile.txt" if name == "urok" else None
+        profile_path = None
+        if name == "urok":
+            profile_path = self.options.profile_raw or self._log_dir() / "profile.txt"
         outcome = driver.run(_phases(self.options, kill, profile_path))
         metrics = outcome.metrics
         metrics["join_timeline"] = per_second(outcome.join_samples, [a.at for a in plan])

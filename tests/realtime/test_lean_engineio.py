@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import msgpack
 import pytest
 from aiohttp import web
@@ -114,12 +115,52 @@ async def test_silent_clients_are_closed_and_answering_ones_kept(node: Node) -> 
     answering.abort()
 
 
+def _sid_of_last_connection(node: Node) -> str:
+    return list(node.realtime._connections)[-1]
+
+
+async def _channel_event(ws: WebSocket) -> Any:
+    while True:
+        opcode, body = await asyncio.wait_for(ws.receive(), 5)
+        if opcode == OP_BINARY:
+            decoded = msgpack.unpackb(body)
+            if decoded["type"] == EVENT:
+                return decoded["data"]
+
+
+@pytest.mark.parametrize("size", [10, 100, 200, 70_000])
+async def test_a_channel_event_reaches_every_member_intact(node: Node, size: int) -> None:
+    # Sizes on either side of the frame header's length forms (< 126, < 65,536, larger).
+    members = []
+    for _ in range(3):
+        members.append(await _connected(node.port))
+        await node.realtime.attach(_sid_of_last_connection(node), "room:1", None)
+    text = "ж" * (size // 2)
+    offset = await node.realtime.publish("room:1", "chat", {"text": text})
+    for ws in members:
+        event, data = await _channel_event(ws)
+        assert event == "chat"
+        assert data == {"channel": "room:1", "offset": offset, "data": {"text": text}}
+        ws.abort()
+
+
+async def test_compression_is_not_accepted(node: Node) -> None:
+    url = f"ws://127.0.0.1:{node.port}/socket.io/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url, compress=15) as ws:
+        opening = await ws.receive()
+        assert opening.type is aiohttp.WSMsgType.TEXT and opening.data.startswith("0")
+        assert ws.compress == 0  # the server declined permessage-deflate
+
+
+@pytest.mark.parametrize("through", ["packets", "channel"])
 async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(
-    node: Node, monkeypatch: pytest.MonkeyPatch
+    node: Node, monkeypatch: pytest.MonkeyPatch, through: str
 ) -> None:
     monkeypatch.setattr(lean_engineio, "MAX_BACKLOG", 256 << 10)
     stalled = await _connected(node.port)
+    await node.realtime.attach(_sid_of_last_connection(node), "room:1", None)
     reader = await _connected(node.port)
+    await node.realtime.attach(_sid_of_last_connection(node), "room:1", None)
     members = list(node.realtime.sio.eio.sockets)
     assert len(members) == 2
     received = 0
@@ -136,8 +177,11 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(
     frame = eio_packet.Packet(eio_packet.MESSAGE, payload)
     started = time.monotonic()
     for n in range(2000):  # 16 MB: far more than the kernel buffers and the backlog hold
-        for eio_sid in members:
-            await node.realtime.sio.eio.send_packet(eio_sid, frame)
+        if through == "channel":
+            await node.realtime.publish("room:1", "filler", "x" * 8000)
+        else:
+            for eio_sid in members:
+                await node.realtime.sio.eio.send_packet(eio_sid, frame)
         if n % 20 == 0:
             await asyncio.sleep(0.002)  # the reading client shares this event loop
     sending = time.monotonic() - started
