@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.storage.models import AttendanceMark
@@ -65,3 +67,33 @@ async def set_mark(
         return previous
     row.mark, row.source, row.updated_at = mark.value, source.value, now
     return previous
+
+
+async def set_presence_marks(
+    session: AsyncSession, *, lesson_id: int, marks: Mapping[int, Mark], now: dt.datetime
+) -> dict[int, Mark]:
+    """Set presence's marks of many students of a lesson at once (a read, an insert and an
+    update at most); a mark that a teacher, parent or clinic set stays. Return the marks
+    that were set."""
+    held = await marks_of(session, lesson_id)
+    new_rows: list[dict[str, Any]] = []
+    changed_rows: list[dict[str, Any]] = []
+    applied: dict[int, Mark] = {}
+    for student_id, mark in marks.items():
+        current = held.get(student_id)
+        if current is not None and current[1] is not MarkSource.PRESENCE:
+            continue
+        row: dict[str, Any] = {
+            "lesson_id": lesson_id,
+            "student_id": student_id,
+            "mark": mark.value,
+            "source": MarkSource.PRESENCE.value,
+            "updated_at": now,
+        }
+        (new_rows if current is None else changed_rows).append(row)
+        applied[student_id] = mark
+    if new_rows:
+        await session.execute(insert(AttendanceMark), new_rows)
+    if changed_rows:
+        await session.execute(update(AttendanceMark), changed_rows)
+    return applied

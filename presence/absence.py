@@ -14,7 +14,7 @@ import logging
 
 from sqlalchemy import select, update
 
-from classroom.attendance_marks import Mark, MarkSource, set_mark
+from classroom.attendance_marks import Mark, MarkSource, set_presence_marks
 from classroom.excuses import excused_on
 from classroom.rooms import LessonFacts, Room, RoomTimes, load_room
 from classroom.storage.database import Database
@@ -78,32 +78,23 @@ async def _check(db: Database, room: Room, *, now: dt.datetime, times: RoomTimes
         )
         visits = await visits_of(db, lesson.id, students)
         excused = await excused_on(db, students, lesson.date)
-        absent = 0
+        decided: dict[int, Mark] = {}
         for student_id in students:
             seen = visits.get(student_id)
             if seen:
                 first = min(joined for joined, _left, _seen in seen)
-                mark = Mark.LATE if first > lesson.starts_at + times.absence_after else Mark.PRESENT
-                source = MarkSource.PRESENCE
+                late = first > lesson.starts_at + times.absence_after
+                decided[student_id] = Mark.LATE if late else Mark.PRESENT
             elif student_id in excused:
-                mark, source = Mark.EXCUSED, MarkSource.PRESENCE
+                decided[student_id] = Mark.EXCUSED
             else:
-                mark, source = Mark.ABSENT, MarkSource.PRESENCE
-            await set_mark(
-                session,
-                lesson_id=lesson.id,
-                student_id=student_id,
-                mark=mark,
-                source=source,
-                now=now,
-            )
-            if mark is Mark.ABSENT:
-                absent += 1
-                await notices.queue(
-                    session, kind="absent", student_id=student_id, lesson=lesson, now=now
-                )
+                decided[student_id] = Mark.ABSENT
+        applied = await set_presence_marks(session, lesson_id=lesson.id, marks=decided, now=now)
+        # A mark the teacher set by hand stays, and tells nobody anything.
+        absent = [student for student, mark in applied.items() if mark is Mark.ABSENT]
+        await notices.queue_many(session, kind="absent", student_ids=absent, lesson=lesson, now=now)
         await session.commit()
-    log.info("lesson %d checked: %d of %d absent", lesson.id, absent, len(students))
+    log.info("lesson %d checked: %d of %d absent", lesson.id, len(absent), len(students))
     return True
 
 

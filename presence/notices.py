@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom import audit
@@ -85,37 +85,76 @@ async def queue(
 ) -> int:
     """Add a notice of this kind for each parent of the student, once ever; return how many
     were new. Runs in the caller's transaction."""
-    name = await session.scalar(select(Person.display_name).where(Person.id == student_id))
-    made = 0
-    for parent_id in await parents_of(session, student_id):
-        key = f"{kind}:{lesson.id}:{student_id}:{parent_id}"
-        if await session.scalar(select(Notice.id).where(Notice.dedupe_key == key)) is not None:
+    return await queue_many(session, kind=kind, student_ids=[student_id], lesson=lesson, now=now)
+
+
+async def queue_many(
+    session: AsyncSession,
+    *,
+    kind: str,
+    student_ids: Sequence[int],
+    lesson: LessonFacts,
+    now: dt.datetime,
+) -> int:
+    """``queue`` for many students of one lesson with four statements at most (names,
+    parents, notices made before, the new ones); return how many were new."""
+    if not student_ids:
+        return 0
+    names = dict(
+        (
+            await session.execute(
+                select(Person.id, Person.display_name).where(Person.id.in_(student_ids))
+            )
+        ).all()
+    )
+    guardians = (
+        await session.execute(
+            select(Guardianship.child_id, Guardianship.parent_id)
+            .where(Guardianship.child_id.in_(student_ids))
+            .order_by(Guardianship.child_id, Guardianship.parent_id)
+        )
+    ).all()
+    wanted = {
+        f"{kind}:{lesson.id}:{child}:{parent}": (child, parent) for child, parent in guardians
+    }
+    if not wanted:
+        return 0
+    made_before = set(
+        (
+            await session.scalars(select(Notice.dedupe_key).where(Notice.dedupe_key.in_(wanted)))
+        ).all()
+    )
+    about = LessonRef(lesson.id, lesson.subject, lesson.starts_at, lesson.ends_at)
+    rows: list[dict[str, Any]] = []
+    for key, (child, parent) in wanted.items():
+        if key in made_before:
             continue
         view = NoticeView(
             id=uuid.uuid4().hex,
             kind=kind,
-            student=StudentRef(student_id, name or ""),
-            lesson=LessonRef(lesson.id, lesson.subject, lesson.starts_at, lesson.ends_at),
+            student=StudentRef(child, names.get(child) or ""),
+            lesson=about,
             created_at=now,
         )
-        session.add(
-            Notice(
-                id=view.id,
-                dedupe_key=key,
-                recipient_id=parent_id,
-                student_id=student_id,
-                lesson_id=lesson.id,
-                kind=kind,
-                created_at=now,
-                payload=msgspec.json.encode(view).decode(),
-                pending=True,
-                webhook_attempts=0,
-                webhook_error="",
-                next_attempt_at=now,
-            )
+        rows.append(
+            {
+                "id": view.id,
+                "dedupe_key": key,
+                "recipient_id": parent,
+                "student_id": child,
+                "lesson_id": lesson.id,
+                "kind": kind,
+                "created_at": now,
+                "payload": msgspec.json.encode(view).decode(),
+                "pending": True,
+                "webhook_attempts": 0,
+                "webhook_error": "",
+                "next_attempt_at": now,
+            }
         )
-        made += 1
-    return made
+    if rows:
+        await session.execute(insert(Notice), rows)
+    return len(rows)
 
 
 def _view(row: Notice) -> NoticeView:

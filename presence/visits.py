@@ -1,8 +1,9 @@
 """Room visits: each connection's stay in a lesson room, recorded across nodes.
 
 A node records a visit when one of its connections enters a room and closes it when the
-connection leaves or drops. It refreshes ``seen_at`` of its open visits now and then; a
-visit whose node stopped (a crash) is taken to have ended when it was last seen.
+connection leaves or drops. It says it is alive now and then (one row per node, not per
+visit); an open visit whose node stopped (a crash) is taken to have ended when the node was
+last seen, and is closed then by another node a day later.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, case, delete, insert, select, update
 
 from classroom.storage.database import Database
-from classroom.storage.models import RoomVisit
+from classroom.storage.models import NodeHeartbeat, RoomVisit
 
 HEARTBEAT = dt.timedelta(seconds=20)
 STALE_AFTER = HEARTBEAT * 3
+GONE_AFTER = dt.timedelta(days=1)
+"""A node not seen for this long is gone: its open visits are closed at its last beat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +49,9 @@ class Stay:
     left_at: dt.datetime | None
 
 
-def _open_and_fresh(now: dt.datetime) -> object:
-    return and_(RoomVisit.left_at.is_(None), RoomVisit.seen_at >= now - STALE_AFTER)
+def _last_seen(own: dt.datetime, node: dt.datetime | None) -> dt.datetime:
+    """A visit was last seen at the later of its own time and its node's heartbeat."""
+    return own if node is None or node < own else node
 
 
 async def arrive(
@@ -66,14 +70,31 @@ async def arrive(
 
 
 # Built once: every room entry runs them (in batches), and building costs more than running.
-_OPEN_VISITS = select(
-    RoomVisit.lesson_id, RoomVisit.person_id, RoomVisit.connection_id, RoomVisit.seen_at
-).where(
-    RoomVisit.lesson_id.in_(bindparam("lessons", expanding=True)),
-    RoomVisit.person_id.in_(bindparam("people", expanding=True)),
-    RoomVisit.left_at.is_(None),
+_OPEN_VISITS = (
+    select(
+        RoomVisit.lesson_id,
+        RoomVisit.person_id,
+        RoomVisit.connection_id,
+        RoomVisit.seen_at,
+        NodeHeartbeat.seen_at,
+    )
+    .outerjoin(NodeHeartbeat, NodeHeartbeat.node_id == RoomVisit.node_id)
+    .where(
+        RoomVisit.lesson_id.in_(bindparam("lessons", expanding=True)),
+        RoomVisit.person_id.in_(bindparam("people", expanding=True)),
+        RoomVisit.left_at.is_(None),
+    )
 )
 _NEW_VISITS = insert(RoomVisit)
+_OPEN_VISITS_OF_PERSON = (
+    select(RoomVisit.seen_at, NodeHeartbeat.seen_at)
+    .outerjoin(NodeHeartbeat, NodeHeartbeat.node_id == RoomVisit.node_id)
+    .where(
+        RoomVisit.lesson_id == bindparam("lesson"),
+        RoomVisit.person_id == bindparam("person"),
+        RoomVisit.left_at.is_(None),
+    )
+)
 
 
 async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
@@ -91,8 +112,9 @@ async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
         rows = await session.execute(
             _OPEN_VISITS, {"lessons": sorted(lessons), "people": sorted(people)}
         )
-        for lesson, person, connection, seen_at in rows.all():
-            open_visits.setdefault((lesson, person), []).append((connection, seen_at))
+        for lesson, person, connection, own_seen, node_seen in rows.all():
+            seen = _last_seen(own_seen, node_seen)
+            open_visits.setdefault((lesson, person), []).append((connection, seen))
         firsts: list[bool] = []
         new_rows: list[dict[str, object]] = []
         for a in arrivals:
@@ -139,17 +161,13 @@ async def depart(
             )
         ).all()
         departures = []
+        fresh_since = now - STALE_AFTER
         for lesson, person in closed:
-            others = await session.scalar(
-                select(func.count())
-                .select_from(RoomVisit)
-                .where(
-                    RoomVisit.lesson_id == lesson,
-                    RoomVisit.person_id == person,
-                    _open_and_fresh(now),  # type: ignore[arg-type]
-                )
+            others = await session.execute(
+                _OPEN_VISITS_OF_PERSON, {"lesson": lesson, "person": person}
             )
-            departures.append(Departure(lesson, person, bool(others)))
+            still_here = any(_last_seen(own, node) >= fresh_since for own, node in others.all())
+            departures.append(Departure(lesson, person, still_here))
         await session.commit()
     return departures
 
@@ -160,19 +178,40 @@ async def remove_person(db: Database, *, lesson_id: int, person_id: int, now: dt
 
 
 async def refresh(db: Database, node_id: str, now: dt.datetime) -> None:
-    """Tell other nodes this node's open visits are still going."""
+    """Tell other nodes this node's open visits are still going (one row, however many
+    visits), and close the visits of nodes gone for a day."""
     async with db.session() as session:
-        await session.execute(
-            update(RoomVisit)
-            .where(RoomVisit.node_id == node_id, RoomVisit.left_at.is_(None))
-            .values(seen_at=now)
+        beat = await session.execute(
+            update(NodeHeartbeat).where(NodeHeartbeat.node_id == node_id).values(seen_at=now)
         )
+        if not beat.rowcount:  # type: ignore[attr-defined]
+            session.add(NodeHeartbeat(node_id=node_id, seen_at=now))
+        gone = await session.execute(
+            select(NodeHeartbeat.node_id, NodeHeartbeat.seen_at).where(
+                NodeHeartbeat.seen_at < now - GONE_AFTER
+            )
+        )
+        for gone_id, last_beat in gone.all():
+            ended = case((RoomVisit.seen_at > last_beat, RoomVisit.seen_at), else_=last_beat)
+            await session.execute(
+                update(RoomVisit)
+                .where(RoomVisit.node_id == gone_id, RoomVisit.left_at.is_(None))
+                .values(left_at=ended, seen_at=ended)
+            )
+            await session.execute(
+                delete(NodeHeartbeat).where(
+                    NodeHeartbeat.node_id == gone_id, NodeHeartbeat.seen_at == last_beat
+                )
+            )
         await session.commit()
 
 
 async def close_node(db: Database, node_id: str, now: dt.datetime) -> None:
     """Close every open visit of a node that is shutting down."""
     await _close(db, now, RoomVisit.node_id == node_id)
+    async with db.session() as session:
+        await session.execute(delete(NodeHeartbeat).where(NodeHeartbeat.node_id == node_id))
+        await session.commit()
 
 
 async def _close(db: Database, now: dt.datetime, *conditions: ColumnElement[bool]) -> None:
@@ -189,16 +228,24 @@ async def visits_of(
     db: Database, lesson_id: int, person_ids: Sequence[int] | None = None
 ) -> dict[int, list[tuple[dt.datetime, dt.datetime | None, dt.datetime]]]:
     """Every visit of a lesson by person: (joined, left or None, last seen)."""
-    query = select(
-        RoomVisit.person_id, RoomVisit.joined_at, RoomVisit.left_at, RoomVisit.seen_at
-    ).where(RoomVisit.lesson_id == lesson_id)
+    query = (
+        select(
+            RoomVisit.person_id,
+            RoomVisit.joined_at,
+            RoomVisit.left_at,
+            RoomVisit.seen_at,
+            NodeHeartbeat.seen_at,
+        )
+        .outerjoin(NodeHeartbeat, NodeHeartbeat.node_id == RoomVisit.node_id)
+        .where(RoomVisit.lesson_id == lesson_id)
+    )
     if person_ids is not None:
         query = query.where(RoomVisit.person_id.in_(person_ids))
     async with db.session() as session:
         rows = (await session.execute(query.order_by(RoomVisit.joined_at))).all()
     found: dict[int, list[tuple[dt.datetime, dt.datetime | None, dt.datetime]]] = {}
-    for person, joined, left, seen in rows:
-        found.setdefault(person, []).append((joined, left, seen))
+    for person, joined, left, own_seen, node_seen in rows:
+        found.setdefault(person, []).append((joined, left, _last_seen(own_seen, node_seen)))
     return found
 
 

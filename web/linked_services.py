@@ -63,11 +63,9 @@ def wire_linked_services(services: Services) -> None:
             return
         lesson = (await rooms.load_room(db, lesson_id, school_id)).lesson
         async with db.session() as session:
-            made = 0
-            for student_id in student_ids:
-                made += await notices.queue(
-                    session, kind=kind, student_id=student_id, lesson=lesson, now=services.clock()
-                )
+            made = await notices.queue_many(
+                session, kind=kind, student_ids=student_ids, lesson=lesson, now=services.clock()
+            )
             await session.commit()
         if made:
             services.wake_background()

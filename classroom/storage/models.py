@@ -290,8 +290,9 @@ class RaisedHand(Base):
 class RoomVisit(Base):
     """One connection's stay in a lesson room. Attendance is derived from these.
 
-    ``seen_at`` is refreshed by the node holding the connection; an open visit whose node
-    stopped refreshing it is taken to have ended at ``seen_at``.
+    An open visit is as fresh as the later of its own ``seen_at`` (set when it opens) and
+    its node's heartbeat (``NodeHeartbeat``); one whose node stopped is taken to have ended
+    then.
     """
 
     __tablename__ = "room_visit"
@@ -307,6 +308,15 @@ class RoomVisit(Base):
     node_id: Mapped[str] = mapped_column(String(128))
     joined_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     left_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class NodeHeartbeat(Base):
+    """When a server node last said it was alive (it holds open visits)."""
+
+    __tablename__ = "node_heartbeat"
+
+    node_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 

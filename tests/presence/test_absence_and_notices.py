@@ -6,10 +6,10 @@ import datetime as dt
 
 import msgspec
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from classroom import excuses, rooms
-from classroom.attendance_marks import Mark
+from classroom.attendance_marks import Mark, MarkSource, set_mark
 from classroom.demo import add_lesson
 from classroom.errors import NotFound
 from classroom.roles import Principal
@@ -91,6 +91,50 @@ async def test_the_check_marks_everyone_once_and_tells_only_absent_students_pare
     assert len(queued) == 23, "one notice per parent of each absent student"
     assert {row.kind for row in queued} == {"absent"}
     assert excused.person_id not in {row.student_id for row in queued}
+
+
+async def test_a_mark_the_teacher_set_stays_and_tells_nobody(db: Database) -> None:
+    room = await live_room(db)
+    in_class = await login(db, "student-5a-04")  # sat in the classroom, never online
+    async with db.session() as session:
+        await set_mark(
+            session,
+            lesson_id=room.lesson.id,
+            student_id=in_class.person_id,
+            mark=Mark.PRESENT,
+            source=MarkSource.TEACHER,
+            now=STARTS,
+        )
+        await session.commit()
+    await absence.check_due_lessons(db, now=CHECK_AT, times=TIMES)
+    got = await marks(db, room.lesson.id)
+    assert got[in_class.person_id] == Mark.PRESENT
+    assert list(got.values()).count(Mark.ABSENT) == 24
+    told_about = [row.student_id for row in await notice_rows(db)]
+    assert in_class.person_id not in told_about
+    assert len(told_about) == 24
+
+
+async def test_the_check_of_a_class_takes_a_few_statements_not_a_few_per_student(
+    db: Database,
+) -> None:
+    room = await live_room(db)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert await absence.check_due_lessons(db, now=CHECK_AT, times=TIMES) == [room.lesson.id]
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert list((await marks(db, room.lesson.id)).values()).count(Mark.ABSENT) == 25
+    assert len(await notice_rows(db)) == 25
+    # Due lessons, the room, the claim, the class, visits, excuses, marks held, new marks,
+    # and four for the notices: one statement or more per student before (156 for 25).
+    writes_and_reads = [s for s in statements if not s.upper().startswith(("BEGIN", "PRAGMA"))]
+    assert len(writes_and_reads) <= 14, writes_and_reads
 
 
 async def test_a_late_arrival_becomes_late_and_is_told_once(db: Database) -> None:
