@@ -36,6 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile-raw", type=Path, help="keep py-spy's raw samples (collapsed stacks) here"
     )
     load.add_argument("--seed", type=int, default=830, help="random seed of the arrival order")
+    load.add_argument(
+        "--bell-at",
+        type=float,
+        metavar="SECONDS",
+        help="lessons start this long after seeding (negative: before); default: when the "
+        "last arrival is due, so nobody is late (five minutes after the bell, arrivals are "
+        "marked late and parents told)",
+    )
 
     server = parser.add_argument_group("the server")
     server.add_argument("--workers", type=int, default=1, help="urok server processes")

@@ -45,12 +45,26 @@ def source_addresses(count: int) -> list[str]:
     return [f"127.0.0.{2 + i}" for i in range(count)]
 
 
-async def _seed(url: str, students: int, secret: str) -> list[Seat]:
+def _bell_in(options: argparse.Namespace) -> dt.timedelta:
+    """When the lessons start, from the seeding: ``--bell-at`` seconds into the arrival
+    schedule, by default at its end (every student on time, nobody marked late)."""
+    if options.bell_at is not None:
+        return dt.timedelta(seconds=options.bell_at)
+    span = max(arrivals(options.students, options.rate, options.shape, options.ramp), default=0)
+    return dt.timedelta(seconds=span)
+
+
+async def _seed(url: str, students: int, secret: str, bell_in: dt.timedelta) -> list[Seat]:
     db = Database(url)
     try:
         await db.migrate()
         return await seed_storm(
-            db, students, secret_key=secret, token_ttl=TOKEN_TTL, room_overrun=ROOM_OVERRUN
+            db,
+            students,
+            secret_key=secret,
+            token_ttl=TOKEN_TTL,
+            room_overrun=ROOM_OVERRUN,
+            bell_in=bell_in,
         )
     finally:
         await db.close()
@@ -113,6 +127,7 @@ class StormRun:
             "shape": options.shape,
             "ramp": options.ramp,
             "database": options.database,
+            "bell_after_seeding_s": _bell_in(options).total_seconds(),
             "gc": {"thresholds": options.gc_thresholds, "freeze": bool(options.gc_freeze)},
             "heartbeat": {"ping_interval_s": options.ping_interval, "ping_timeout_s": 20.0},
             "cpus": os.cpu_count(),
@@ -172,7 +187,7 @@ class StormRun:
         prefix = f"urok-bench-{secrets.token_hex(6)}:"
         self.cleanup.callback(_delete_keys, options.redis_url, prefix)
         started = time.monotonic()
-        seats = asyncio.run(_seed(url, options.students, secret))
+        seats = asyncio.run(_seed(url, options.students, secret, _bell_in(options)))
         self.report["seed_seconds"] = round(time.monotonic() - started, 1)
         port = free_port()
         self.target = Target("127.0.0.1", port)
@@ -214,7 +229,7 @@ class StormRun:
         pids = [int(p) for p in options.server_pids.split(",") if p.strip()]
         self.urok_view = ServerView(lambda: [p for p in pids if procstat.cpu_seconds(p) > 0])
         self.report["workers"] = len(pids) or None
-        return asyncio.run(_seed(options.database_url, options.students, secret))
+        return asyncio.run(_seed(options.database_url, options.students, secret, _bell_in(options)))
 
     def _log_dir(self) -> Path:
         return Path(self.cleanup.enter_context(tempfile.TemporaryDirectory()))

@@ -1,5 +1,6 @@
 """Seed a school for the storm in bulk: classes of 30, one teacher and one online lesson
-per class going on now, rooms already live; then mint each student's token and link."""
+per class starting at the bell, rooms already live (the teachers came early); then mint each
+student's token and link."""
 
 from __future__ import annotations
 
@@ -57,11 +58,13 @@ async def seed_storm(
     secret_key: str,
     token_ttl: int,
     room_overrun: dt.timedelta,
+    bell_in: dt.timedelta = dt.timedelta(minutes=-1),
     now: dt.datetime | None = None,
 ) -> list[Seat]:
-    """Create the school and return every student's seat (token and join link)."""
+    """Create the school and return every student's seat (token and join link); the
+    lessons start ``bell_in`` from now (negative: they started that long ago)."""
     now = now or dt.datetime.now(dt.UTC)
-    starts = now - dt.timedelta(minutes=1)
+    starts = now + bell_in
     ends = starts + dt.timedelta(minutes=45)
     classes = math.ceil(students / CLASS_SIZE)
     school_id = (await _insert_ids(db, School, [{"name": "Storm", "timezone": "UTC"}]))[0]
@@ -122,8 +125,8 @@ async def seed_storm(
         [
             {
                 "lesson_id": lesson_id,
-                "opened_at": starts,
-                "live_at": starts,
+                "opened_at": min(starts, now),
+                "live_at": min(starts, now),
                 "locked": False,
                 "chat_locked": False,
                 "muted_all": False,
