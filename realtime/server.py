@@ -249,7 +249,10 @@ class RealtimeServer:
             state.attaching += 1
         try:
             if since is None or since < 0:
-                history_head = await bus.head(channel)
+                # A first join replays nothing: it receives every event after the last one
+                # this node saw (the node's subscription carries all of them), so the bus
+                # need not be asked for its head.
+                history_head = state.last_offset
                 replay: list[ChannelEvent] = []
                 complete = True
             else:

@@ -193,3 +193,33 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(
             await asyncio.wait_for(stalled.receive(), 5)
     reading.cancel()
     reader.abort()
+
+
+class HeadCountingBus(MemoryBus):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.heads = 0
+
+    async def head(self, channel: str) -> int:
+        self.heads += 1
+        return await super().head(channel)
+
+
+async def test_first_joins_of_a_subscribed_channel_do_not_ask_the_bus(node: Node) -> None:
+    bus = HeadCountingBus(node.realtime.deliver)
+    node.realtime.use_bus(bus)
+    await node.realtime.publish("room:2", "before", 1)
+    members = []
+    for _ in range(5):
+        members.append(await _connected(node.port))
+        joined = await node.realtime.attach(_sid_of_last_connection(node), "room:2", None)
+        assert (joined.events, joined.reload) == ([], False)
+    assert bus.heads == 1, "only when the node subscribed"
+    offset = await node.realtime.publish("room:2", "after", 2)
+    assert joined.offset == offset - 1
+    for ws in members:
+        assert await _channel_event(ws) == [
+            "after",
+            {"channel": "room:2", "offset": offset, "data": 2},
+        ]
+        ws.abort()
