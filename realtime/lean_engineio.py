@@ -52,6 +52,30 @@ _BINARY, _TEXT = 0x2, 0x1
 _FINAL = 0x80
 
 
+class _DrainedQueue:
+    """Stands for a socket's packet queue once its WebSocket is ready: lean sockets write at
+    once, so the queue is needed only during the handshake. An ``asyncio.Queue`` with its
+    deques and event is about 3 KB per connection."""
+
+    def put_nowait(self, _item: object) -> None:
+        """A packet for a connection that is going away: dropped."""
+
+    async def put(self, _item: object) -> None:
+        """As ``put_nowait``."""
+
+    def empty(self) -> bool:
+        return True
+
+    def task_done(self) -> None:
+        """Nothing was taken."""
+
+    async def join(self) -> None:
+        """Nothing to wait for."""
+
+
+_DRAINED = _DrainedQueue()
+
+
 def websocket_frame(encoded: bytes | str) -> bytes:
     """One unmasked, uncompressed WebSocket frame (RFC 6455 §5.2) of an encoded Engine.IO
     packet: binary for bytes, text for a string; ready to write to any connection."""
@@ -169,6 +193,7 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
         while not self.queue.empty():
             await ws.send(self.queue.get_nowait().encode())
             self.queue.task_done()
+        self.queue = _DRAINED
         self._ws = ws
         try:
             await self._read(ws)
