@@ -105,6 +105,7 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
 
     last_ping: float | None
     connected: bool
+    queue: Any  # the stock socket's ``asyncio.Queue``, then ``_DRAINED``
     _ws: Any
     _transport: asyncio.Transport | None
     _timer: asyncio.TimerHandle | None
