@@ -25,6 +25,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -208,6 +209,15 @@ class LessonRoom(Base):
     teacher's switches. A lesson without a row has a room that was never touched."""
 
     __tablename__ = "lesson_room"
+    __table_args__ = (
+        # The absence check looks for live rooms not yet checked: a few among a year's.
+        Index(
+            "ix_lesson_room_unchecked",
+            "lesson_id",
+            postgresql_where=text("live_at IS NOT NULL AND absence_checked_at IS NULL"),
+            sqlite_where=text("live_at IS NOT NULL AND absence_checked_at IS NULL"),
+        ),
+    )
 
     lesson_id: Mapped[int] = mapped_column(
         ForeignKey("lesson_occurrence.id", ondelete="CASCADE"), primary_key=True
