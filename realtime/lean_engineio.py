@@ -52,6 +52,15 @@ _BINARY, _TEXT = 0x2, 0x1
 _FINAL = 0x80
 
 
+def _dropped_if_behind(transport: asyncio.Transport) -> bool:
+    """Abort a connection whose client holds more than ``MAX_BACKLOG`` bytes unread."""
+    if transport.get_write_buffer_size() <= MAX_BACKLOG:
+        return False
+    log.info("a client fell %d bytes behind; closing it", MAX_BACKLOG)
+    transport.abort()
+    return True
+
+
 class _DrainedQueue:
     """Stands for a socket's packet queue once its WebSocket is ready: lean sockets write at
     once, so the queue is needed only during the handshake. An ``asyncio.Queue`` with its
@@ -124,9 +133,7 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
             self.queue.put_nowait(pkt)
             return
         transport = self._transport
-        if transport is not None and transport.get_write_buffer_size() > MAX_BACKLOG:
-            log.info("a client fell %d bytes behind; closing it", MAX_BACKLOG)
-            transport.abort()
+        if transport is not None and _dropped_if_behind(transport):
             return
         try:
             await ws.send(pkt.encode())
@@ -139,14 +146,9 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
         transport = self._transport
         if self._ws is None or transport is None or self.closed:
             return False
-        if transport.is_closing():
-            return True  # going away: the reader loop ends it
-        if transport.get_write_buffer_size() > MAX_BACKLOG:
-            log.info("a client fell %d bytes behind; closing it", MAX_BACKLOG)
-            transport.abort()
-            return True
-        transport.write(frame)
-        return True
+        if not transport.is_closing() and not _dropped_if_behind(transport):
+            transport.write(frame)
+        return True  # written, or the connection is going away (the reader loop ends it)
 
     def schedule_ping(self) -> None:
         if self.last_ping:  # answered (or never asked): ask again after an interval
