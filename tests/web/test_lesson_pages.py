@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import pytest
 from playwright.async_api import Browser, Page, expect
 
 from classroom.demo import add_lesson
@@ -14,6 +15,7 @@ from tests.browser import AXE, Visit, accessibility_violations, sign_in
 from tests.clients import get_json, login
 from tests.conftest import LiveServer, ServerFactory
 from tests.gateway import SECRET, Gateway
+from tests.school_day import start_on_school_today
 from web.services import SERVICES_KEY
 
 STUDENTS = ("student", "student-5a-02", "student-5a-03")
@@ -67,13 +69,14 @@ async def send_chat(page: Page, text: str) -> None:
     await page.get_by_role("button", name="Отправить", exact=True).click()
 
 
+@pytest.mark.timeout(180 + 125)  # start_on_school_today may wait out midnight
 async def test_a_lesson_from_start_to_report(
     custom_server: ServerFactory, browser: Browser, gateway: tuple[Gateway, str]
 ) -> None:
     receiver, webhook_url = gateway
     receiver.accepting = True
     server = await custom_server(webhook_url=webhook_url, **QUICK)
-    starts_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20)
+    starts_at = await start_on_school_today(dt.timedelta(seconds=20))
     lesson_id = await add_lesson(server.app[SERVICES_KEY].db, starts_at=starts_at)
 
     # The absent student's parent has the diary open before the lesson.
@@ -166,12 +169,13 @@ async def test_a_lesson_from_start_to_report(
     await people.close()
 
 
+@pytest.mark.timeout(180 + 125)  # start_on_school_today may wait out midnight
 async def test_a_student_on_a_phone_in_english_by_keyboard(
     custom_server: ServerFactory, browser: Browser
 ) -> None:
     assert AXE.exists(), "axe-core comes from npm (./dev test installs it)"
     server = await custom_server(login_burst=1000)
-    starts_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    starts_at = await start_on_school_today(-dt.timedelta(minutes=1))
     lesson_id = await add_lesson(server.app[SERVICES_KEY].db, starts_at=starts_at)
 
     # The page's CSP refuses injected scripts; the audit script is the test's, not the page's.

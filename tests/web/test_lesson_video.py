@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from playwright.async_api import Browser, Page, expect
 
 from classroom.demo import add_lesson
 from tests.browser import AXE, accessibility_violations
 from tests.clients import get_json, login
 from tests.conftest import ServerFactory
+from tests.school_day import start_on_school_today
 from tests.web.test_lesson_pages import QUICK, STUDENTS, People, join_from_today
 from web.services import SERVICES_KEY
 
@@ -90,11 +92,12 @@ async def person_id(server_url: str, username: str) -> int:
     return int(me["id"])
 
 
+@pytest.mark.timeout(180 + 125)  # start_on_school_today may wait out midnight
 async def test_video_in_a_lesson_from_the_pages(
     custom_server: ServerFactory, media_browser: Browser
 ) -> None:
     server = await custom_server(media_loopback_only=True, **QUICK)
-    starts_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    starts_at = await start_on_school_today(-dt.timedelta(minutes=1))
     lesson_id = await add_lesson(server.app[SERVICES_KEY].db, starts_at=starts_at)
     ids = {name: await person_id(server.url, name) for name in ("teacher", *STUDENTS)}
     people = People(media_browser, server)
