@@ -216,6 +216,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES_KEY]
     settings = services.settings
     await services.db.migrate()
+    await services.db.warm_up()
     if settings.demo:
         await seed_demo_school(services.db)
         if settings.demo_lesson_now:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -76,6 +77,24 @@ class Database:
         """Bring the schema to the newest revision."""
         async with self.engine.begin() as connection:
             await connection.run_sync(_upgrade_to_head)
+
+    async def warm_up(self) -> int:
+        """Open the pool's connections now (PostgreSQL), so that the first burst of requests
+        does not pay for connecting and type introspection; return how many were opened."""
+        if self.is_sqlite:
+            return 0
+        size = int(self.engine.pool.size())  # type: ignore[attr-defined]
+        connections = [self.engine.connect() for _ in range(size)]
+        opened = await asyncio.gather(
+            *(connection.start() for connection in connections), return_exceptions=True
+        )
+        for connection in opened:
+            if not isinstance(connection, BaseException):
+                await connection.close()
+        for failure in opened:
+            if isinstance(failure, BaseException):
+                raise failure
+        return size
 
     async def close(self) -> None:
         await self.engine.dispose()

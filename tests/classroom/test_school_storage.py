@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from classroom import people, timetable
 from classroom.demo import DEMO_PASSWORD, seed_demo_school
@@ -165,3 +165,18 @@ async def test_profile_of_a_student_names_the_class_only(db: Database) -> None:
     assert profile.role is Role.STUDENT
     assert profile.school_class is not None and profile.school_class.name == "5А"
     assert profile.children == []
+
+
+async def test_warming_up_opens_the_whole_pool_before_any_request(db: Database) -> None:
+    opened = await db.warm_up()
+    if db.is_sqlite:
+        assert opened == 0
+        return
+    pool = db.engine.pool
+    assert opened == pool.size() == 20  # type: ignore[attr-defined]
+    assert pool.checkedin() == opened  # type: ignore[attr-defined]
+    async with db.autocommit() as connection:
+        sessions = await connection.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        )
+    assert sessions == opened
