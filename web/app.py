@@ -110,7 +110,7 @@ async def security_headers(
 def create_app(settings: Settings) -> web.Application:
     """Build the aiohttp application; storage and the bus start with the app."""
     settings = settings.with_secret()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool_size=settings.db_pool_size)
     tokens = TokenService(settings.secret_key, settings.token_ttl)
     links = JoinLinks(settings.secret_key)
 

@@ -20,6 +20,9 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
 
 
+DEFAULT_DB_POOL_SIZE = 20
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     """Documentation of one environment variable (rendered in README's table)."""
@@ -166,6 +169,8 @@ class Settings:
 
     data_dir: Path = field(default_factory=lambda: Path("var"))
     database_url: str = ""
+    db_pool_size: int = DEFAULT_DB_POOL_SIZE
+    """PostgreSQL connections per server process (fixed: opened at start, never more)."""
     bus_url: str = "memory://"
     bus_prefix: str = "urok:"
     bus_history: int = 1000
@@ -274,6 +279,13 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _pool_size(env: Mapping[str, str]) -> int:
+    size = _count(env, "UROK_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE)
+    if size < 1:
+        raise SettingsError("UROK_DB_POOL_SIZE must be at least 1")
+    return size
+
+
 def _pair(env: Mapping[str, str], name: str, default: tuple[float, float]) -> tuple[float, float]:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -359,6 +371,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
+        db_pool_size=_pool_size(env),
         bus_url=bus_url,
         bus_prefix=env.get("UROK_BUS_PREFIX") or "urok:",
         bus_history=int(_number(env, "UROK_BUS_HISTORY", 1000)),

@@ -32,7 +32,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 class Database:
     """One engine and its session factory; the only entry point to storage."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -42,11 +42,11 @@ class Database:
         if not self.is_sqlite:
             # A fixed pool: connections opened for a burst and closed after it cost more
             # than the burst's queries (connect, TLS probe, type introspection), so a burst
-            # waits for a pooled connection instead. 20 per process keeps 4 workers under
-            # PostgreSQL's default of 100 connections. No ping before each checkout (a round
-            # trip on every session): after a database restart the first statement fails
-            # and the pool drops its connections.
-            kwargs.update(pool_size=20, max_overflow=0, pool_timeout=30, pool_recycle=1800)
+            # waits for a pooled connection instead. 20 per process (the default) keeps 4
+            # workers under PostgreSQL's default of 100 connections. No ping before each
+            # checkout (a round trip on every session): after a database restart the first
+            # statement fails and the pool drops its connections.
+            kwargs.update(pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_recycle=1800)
         else:
             kwargs.update(connect_args={"timeout": 30})
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)

@@ -47,6 +47,8 @@ def test_the_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> No
         ({"UROK_MEDIA_ICE_SERVERS": '[{"url": "stun:x"}]'}, "UROK_MEDIA_ICE_SERVERS"),
         ({"UROK_MEDIA_ICE_SERVERS": "[1]"}, "UROK_MEDIA_ICE_SERVERS"),
         ({"UROK_MEDIA_LOOPBACK_ONLY": "perhaps"}, "UROK_MEDIA_LOOPBACK_ONLY"),
+        ({"UROK_DB_POOL_SIZE": "0"}, "UROK_DB_POOL_SIZE must be at least 1"),
+        ({"UROK_DB_POOL_SIZE": "many"}, "UROK_DB_POOL_SIZE"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], fragment: str) -> None:
@@ -71,6 +73,11 @@ def test_media_ice_servers_and_loopback_switch() -> None:
     assert turn.loopback_only is True
     (server,) = turn.ice_servers
     assert (server.urls, server.username, server.credential) == (("turn:t.example",), "u", "c")
+
+
+def test_the_database_pool_size_is_a_setting() -> None:
+    assert load_settings({}).db_pool_size == 20
+    assert load_settings({"UROK_DB_POOL_SIZE": "6"}).db_pool_size == 6
 
 
 def test_gc_thresholds_can_be_left_to_the_interpreter() -> None:
