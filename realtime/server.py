@@ -380,7 +380,7 @@ class RealtimeServer:
 
 def _forget_headers(environ: dict[str, Any]) -> None:
     """Empty a connected socket's request environment (its headers as a WSGI dict, held for
-    the connection's lifetime by the Engine.IO and Socket.IO layers: about 1.3 KB each),
+    the connection's lifetime by the Engine.IO and Socket.IO layers: about 1 KB each),
     keeping the request object the socket reads from."""
     request = environ.get("aiohttp.request")
     environ.clear()

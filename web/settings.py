@@ -40,6 +40,12 @@ SETTINGS_DOC: tuple[Setting, ...] = (
         "SQLAlchemy async URL; `postgresql+asyncpg://…` for PostgreSQL.",
     ),
     Setting(
+        "UROK_DB_POOL_SIZE",
+        str(DEFAULT_DB_POOL_SIZE),
+        "PostgreSQL connections per server process, opened at start (workers × this must stay "
+        "under the server's `max_connections`).",
+    ),
+    Setting(
         "UROK_BUS_URL",
         "memory://",
         "`memory://` (one process) or `redis://host:port/db` (many processes or nodes).",
