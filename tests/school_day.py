@@ -7,10 +7,15 @@ import asyncio
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from classroom.demo import DEMO_TIMEZONE
 
 # Time from adding the lesson until the last page that looks for it on the timetable is open.
 PAGES_OPEN_WITHIN = dt.timedelta(seconds=60)
+
+waits_out_midnight = pytest.mark.timeout(180 + 125)
+"""For tests that call ``start_on_school_today``: the usual timeout plus its longest wait."""
 
 
 def _crosses_midnight(start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> bool:

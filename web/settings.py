@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from classroom.rooms import RoomTimes
+from classroom.storage.database import DEFAULT_POOL_SIZE
 from media.config import IceServer, MediaConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -18,9 +19,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
-
-
-DEFAULT_DB_POOL_SIZE = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +39,7 @@ SETTINGS_DOC: tuple[Setting, ...] = (
     ),
     Setting(
         "UROK_DB_POOL_SIZE",
-        str(DEFAULT_DB_POOL_SIZE),
+        str(DEFAULT_POOL_SIZE),
         "PostgreSQL connections per server process, opened at start (workers × this must stay "
         "under the server's `max_connections`).",
     ),
@@ -175,7 +173,7 @@ class Settings:
 
     data_dir: Path = field(default_factory=lambda: Path("var"))
     database_url: str = ""
-    db_pool_size: int = DEFAULT_DB_POOL_SIZE
+    db_pool_size: int = DEFAULT_POOL_SIZE
     """PostgreSQL connections per server process (fixed: opened at start, never more)."""
     bus_url: str = "memory://"
     bus_prefix: str = "urok:"
@@ -286,7 +284,7 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def _pool_size(env: Mapping[str, str]) -> int:
-    size = _count(env, "UROK_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE)
+    size = _count(env, "UROK_DB_POOL_SIZE", DEFAULT_POOL_SIZE)
     if size < 1:
         raise SettingsError("UROK_DB_POOL_SIZE must be at least 1")
     return size

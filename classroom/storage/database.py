@@ -27,12 +27,14 @@ Reader = AsyncSession | AsyncConnection
 """Where read-only statements run: a session, or a connection of ``Database.reader``."""
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+DEFAULT_POOL_SIZE = 20
+"""PostgreSQL connections per process unless told otherwise."""
 
 
 class Database:
     """One engine and its session factory; the only entry point to storage."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"

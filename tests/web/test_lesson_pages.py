@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-import pytest
 from playwright.async_api import Browser, Page, expect
 
 from classroom.demo import add_lesson
@@ -15,7 +14,7 @@ from tests.browser import AXE, Visit, accessibility_violations, sign_in
 from tests.clients import get_json, login
 from tests.conftest import LiveServer, ServerFactory
 from tests.gateway import SECRET, Gateway
-from tests.school_day import start_on_school_today
+from tests.school_day import start_on_school_today, waits_out_midnight
 from web.services import SERVICES_KEY
 
 STUDENTS = ("student", "student-5a-02", "student-5a-03")
@@ -69,7 +68,7 @@ async def send_chat(page: Page, text: str) -> None:
     await page.get_by_role("button", name="Отправить", exact=True).click()
 
 
-@pytest.mark.timeout(180 + 125)  # start_on_school_today may wait out midnight
+@waits_out_midnight
 async def test_a_lesson_from_start_to_report(
     custom_server: ServerFactory, browser: Browser, gateway: tuple[Gateway, str]
 ) -> None:
@@ -169,7 +168,7 @@ async def test_a_lesson_from_start_to_report(
     await people.close()
 
 
-@pytest.mark.timeout(180 + 125)  # start_on_school_today may wait out midnight
+@waits_out_midnight
 async def test_a_student_on_a_phone_in_english_by_keyboard(
     custom_server: ServerFactory, browser: Browser
 ) -> None:

@@ -10,14 +10,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from playwright.async_api import Browser, Page, expect
 
 from classroom.demo import add_lesson
 from tests.browser import AXE, accessibility_violations
 from tests.clients import get_json, login
 from tests.conftest import ServerFactory
-from tests.school_day import start_on_school_today
+from tests.school_day import start_on_school_today, waits_out_midnight
 from tests.web.test_lesson_pages import QUICK, STUDENTS, People, join_from_today
 from web.services import SERVICES_KEY
 
@@ -92,7 +91,7 @@ async def person_id(server_url: str, username: str) -> int:
     return int(me["id"])
 
 
-@pytest.mark.timeout(180 + 125)  # start_on_school_today may wait out midnight
+@waits_out_midnight
 async def test_video_in_a_lesson_from_the_pages(
     custom_server: ServerFactory, media_browser: Browser
 ) -> None:

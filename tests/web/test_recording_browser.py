@@ -9,7 +9,6 @@ import datetime as dt
 import re
 import time
 
-import pytest
 from playwright.async_api import Browser, expect
 
 from classroom.demo import add_lesson
@@ -17,7 +16,7 @@ from recordings import store
 from tests.clients import get_json, login
 from tests.conftest import ServerFactory
 from tests.recordings.test_recorder import probe
-from tests.school_day import start_on_school_today
+from tests.school_day import start_on_school_today, waits_out_midnight
 from tests.web.test_board_browser import board_ready, draw
 from tests.web.test_lesson_pages import QUICK, People, join_from_today, send_chat
 from web.services import SERVICES_KEY
@@ -25,7 +24,7 @@ from web.services import SERVICES_KEY
 MESSAGE = "Вопрос во время записи"
 
 
-@pytest.mark.timeout(180 + 125)  # start_on_school_today may wait out midnight
+@waits_out_midnight
 async def test_a_lesson_is_recorded_and_played_with_its_chat(
     custom_server: ServerFactory,
     media_browser: Browser,
