@@ -99,6 +99,16 @@ def _phases(options: argparse.Namespace, kill: bool, profile_path: Path | None) 
     )
 
 
+POSTGRES_CONNECTIONS_FOR_WORKERS = 80
+"""Of PostgreSQL's default 100 connections, what the workers' pools may hold together."""
+
+
+def db_pool_size(workers: int) -> int:
+    """Each worker's pool: 20 (the server's default) unless the workers would hold more
+    than PostgreSQL accepts together."""
+    return max(2, min(20, POSTGRES_CONNECTIONS_FOR_WORKERS // max(1, workers)))
+
+
 def _server_env(options: argparse.Namespace, **values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("UROK_")}
     env.update(
@@ -130,6 +140,7 @@ class StormRun:
             "bell_after_seeding_s": _bell_in(options).total_seconds(),
             "gc": {"thresholds": options.gc_thresholds, "freeze": bool(options.gc_freeze)},
             "heartbeat": {"ping_interval_s": options.ping_interval, "ping_timeout_s": 20.0},
+            "db_pool_size_per_worker": db_pool_size(options.workers),
             "cpus": os.cpu_count(),
         }
 
@@ -198,6 +209,7 @@ class StormRun:
             UROK_BUS_PREFIX=prefix,
             UROK_SECRET_KEY=secret,
             UROK_DATA_DIR=self.cleanup.enter_context(tempfile.TemporaryDirectory()),
+            UROK_DB_POOL_SIZE=str(db_pool_size(options.workers)),
         )
         argv = python_module(
             "bench.storm.serve_urok", "--port", str(port), "--workers", str(options.workers)
