@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="media worker processes to start, owning lesson rooms by lesson id (default: "
         "none with one worker, as many as --workers otherwise; needs a Redis bus)",
     )
+    serve.add_argument(
+        "--worker-ports",
+        type=int,
+        default=None,
+        metavar="FIRST",
+        help="also let worker N listen alone on port FIRST+N, so that a balancer can send "
+        "all of a lesson's connections to one worker (see docs/capacity.md)",
+    )
     media_worker = commands.add_parser(
         "media-worker",
         help="run one media worker (see docs/media.md)",
@@ -94,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         workers=args.workers,
         media_workers=args.media_workers,
+        worker_ports=args.worker_ports,
     )
 
 
@@ -112,7 +121,13 @@ def media_worker(settings: Settings, index: int) -> int:
 
 
 def serve(
-    settings: Settings, *, host: str, port: int, workers: int, media_workers: int | None = None
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    media_workers: int | None = None,
+    worker_ports: int | None = None,
 ) -> int:
     """Prepare the database, then run one server process or supervise several.
 
@@ -133,6 +148,10 @@ def serve(
     if not 0 < port < 65536:
         print("urok: --port must be between 1 and 65535", file=sys.stderr)
         return 2
+    problem = worker_ports_problem(worker_ports, workers, port)
+    if problem:
+        print(f"urok: --worker-ports {problem}", file=sys.stderr)
+        return 2
     if (workers > 1 or media_workers) and not settings.uses_redis:
         print(
             "urok: more than one process (--workers above 1, or media workers) needs a shared "
@@ -143,9 +162,20 @@ def serve(
         return 2
     settings = settings.with_secret()
     asyncio.run(_prepare_database(settings, seed=settings.demo))
-    if workers == 1 and not media_workers:
+    if workers == 1 and not media_workers and worker_ports is None:
         return run_worker(settings, host, port, reuse_port=False, announce=True)
-    return supervise(settings, host, port, workers, media_workers)
+    return supervise(settings, host, port, workers, media_workers, worker_ports)
+
+
+def worker_ports_problem(first: int | None, workers: int, port: int) -> str | None:
+    """Why ``--worker-ports`` cannot be used with these workers and shared port, if so."""
+    if first is None:
+        return None
+    if not 0 < first <= 65536 - workers:
+        return f"must leave room for {workers} ports below 65536"
+    if first <= port < first + workers:
+        return "must not include the shared --port"
+    return None
 
 
 async def _prepare_database(settings: Settings, *, seed: bool) -> None:
@@ -164,9 +194,15 @@ def _apply_gc(settings: Settings) -> None:
 
 
 def run_worker(
-    settings: Settings, host: str, port: int, *, reuse_port: bool, announce: bool
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    reuse_port: bool,
+    announce: bool,
+    own_port: int | None = None,
 ) -> int:
-    """Run one server process until SIGINT or SIGTERM."""
+    """Run one server process until SIGINT or SIGTERM; on ``own_port`` too if given."""
     try:
         import uvloop
 
@@ -174,12 +210,20 @@ def run_worker(
     except ImportError:  # pragma: no cover - uvloop is a dependency
         pass
     _apply_gc(settings)
-    asyncio.run(_run(settings, host, port, reuse_port=reuse_port, announce=announce))
+    asyncio.run(
+        _run(settings, host, port, reuse_port=reuse_port, announce=announce, own_port=own_port)
+    )
     return 0
 
 
 async def _run(
-    settings: Settings, host: str, port: int, *, reuse_port: bool, announce: bool
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    reuse_port: bool,
+    announce: bool,
+    own_port: int | None,
 ) -> None:
     from web.app import create_app
 
@@ -188,6 +232,8 @@ async def _run(
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
     await site.start()
+    if own_port is not None:
+        await web.TCPSite(runner, host, own_port).start()
     if settings.gc_freeze:
         gc.freeze()
     stop = asyncio.Event()
@@ -213,12 +259,12 @@ def _announce(settings: Settings, host: str, port: int) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _worker_entry(settings: Settings, host: str, port: int) -> None:
+def _worker_entry(settings: Settings, host: str, port: int, own_port: int | None) -> None:
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s",
     )
-    run_worker(settings, host, port, reuse_port=True, announce=False)
+    run_worker(settings, host, port, reuse_port=True, announce=False, own_port=own_port)
 
 
 def _media_worker_entry(settings: Settings, index: int) -> None:
@@ -229,13 +275,22 @@ def _media_worker_entry(settings: Settings, index: int) -> None:
     media_worker(settings, index)
 
 
-def supervise(settings: Settings, host: str, port: int, count: int, media_count: int = 0) -> int:
+def supervise(
+    settings: Settings,
+    host: str,
+    port: int,
+    count: int,
+    media_count: int = 0,
+    worker_ports: int | None = None,
+) -> int:
     """Start ``count`` workers on one port (SO_REUSEPORT) and ``media_count`` media workers,
-    and restart any that dies (a media worker again with its own index)."""
+    and restart any that dies (a media worker again with its own index, a worker on its own
+    port ``worker_ports + N`` again on that port)."""
     context = multiprocessing.get_context("spawn")
     stopping = False
+    own_ports = [None if worker_ports is None else worker_ports + n for n in range(count)]
     roles: list[tuple[Callable[..., None], tuple[object, ...]]] = [
-        (_worker_entry, (settings, host, port)) for _ in range(count)
+        (_worker_entry, (settings, host, port, own_port)) for own_port in own_ports
     ] + [(_media_worker_entry, (settings, index)) for index in range(media_count)]
 
     def start(index: int) -> BaseProcess:
@@ -253,7 +308,8 @@ def supervise(settings: Settings, host: str, port: int, count: int, media_count:
     workers = [start(index) for index in range(len(roles))]
     _announce(settings, host, port)
     media = f", {media_count} media workers" if media_count else ""
-    print(f"{count} workers share the port{media}; bus: Redis", flush=True)
+    own = "" if worker_ports is None else f", worker N also alone on {worker_ports}+N"
+    print(f"{count} workers share the port{own}{media}; bus: Redis", flush=True)
     while not stopping:
         time.sleep(0.5)
         for index, process in enumerate(workers):

@@ -27,8 +27,9 @@ class Phases:
     settle: float = 15.0
     kill: bool = True
     reconnect_timeout: float = 120.0
-    profile_seconds: float = 0.0  # py-spy on one worker from the start of the joins
+    profile_seconds: float = 0.0  # py-spy on one worker from the start of a phase
     profile_path: Path | None = None
+    profile_phase: str = "joins"  # or "chat"
 
 
 @dataclass
@@ -110,9 +111,7 @@ class Driver(Fleet):
         rss_before, cpu_before, infra_before = _rss(pids), _cpu(pids), procstat.infra_cpu()
         schedule_span = max((a.at for a in self.arrivals), default=0.0)
         self._broadcast("start", at=time.time() + 1.0)
-        profiler = None
-        if phases.profile_seconds > 0 and phases.profile_path is not None and pids:
-            profiler = profile.start(pids[0], phases.profile_seconds, phases.profile_path)
+        profiler = self._start_profile(phases, "joins")
         self._wait(
             lambda: self._total("arrivals_done") == len(self.workers),
             schedule_span + 2 * self.tuning.join_timeout + 30,
@@ -120,14 +119,7 @@ class Driver(Fleet):
         )
         join_cpu = _cpu_spent(cpu_before, _cpu(self.server.pids()))
         metrics["join_infra_cpu_s"] = procstat.infra_spent(infra_before)
-        if profiler is not None and phases.profile_path is not None:
-            try:
-                profiler.wait(timeout=phases.profile_seconds + 30)
-            except subprocess.TimeoutExpired:
-                profiler.kill()
-                profiler.wait()
-            project = Path(__file__).resolve().parents[2]
-            metrics["profile"] = profile.summarise(phases.profile_path, project)
+        self._finish_profile(profiler, phases, metrics)
         collected = self.collect()
         joined = sum(c["joined"] for c in collected)
         failed: Counter[str] = Counter()
@@ -171,6 +163,31 @@ class Driver(Fleet):
         }
         return outcome
 
+    def _start_profile(self, phases: Phases, phase: str) -> subprocess.Popen[bytes] | None:
+        pids = self.server.pids()
+        if phases.profile_phase != phase or phases.profile_seconds <= 0 or not pids:
+            return None
+        if phases.profile_path is None:
+            return None
+        return profile.start(pids[0], phases.profile_seconds, phases.profile_path)
+
+    @staticmethod
+    def _finish_profile(
+        profiler: subprocess.Popen[bytes] | None, phases: Phases, metrics: dict[str, Any]
+    ) -> None:
+        if profiler is None or phases.profile_path is None:
+            return
+        try:
+            profiler.wait(timeout=phases.profile_seconds + 30)
+        except subprocess.TimeoutExpired:
+            profiler.kill()
+            profiler.wait()
+        project = Path(__file__).resolve().parents[2]
+        found = profile.summarise(phases.profile_path, project)
+        if found:
+            found["phase"] = phases.profile_phase
+        metrics["profile"] = found
+
     def _chat(
         self, phases: Phases, rooms: Counter[int], chat_rooms: set[int], metrics: dict[str, Any]
     ) -> None:
@@ -180,6 +197,7 @@ class Driver(Fleet):
         start = self._total("deliveries")
         cpu_before, infra_before = _cpu(self.server.pids()), procstat.infra_cpu()
         self._broadcast("chat", rounds=phases.chat_rounds, interval=phases.chat_interval)
+        profiler = self._start_profile(phases, "chat")
         sending = phases.chat_rounds * phases.chat_interval
         seen = {"count": -1, "at": time.monotonic()}
 
@@ -191,6 +209,7 @@ class Driver(Fleet):
 
         self._wait(delivered, sending + phases.reconnect_timeout, "chatting")
         cpu = _cpu_spent(cpu_before, _cpu(self.server.pids()))
+        self._finish_profile(profiler, phases, metrics)
         collected = self.collect()
         received = sum(c["deliveries"] for c in collected)
         chat_failed: Counter[str] = Counter()

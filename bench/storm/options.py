@@ -30,7 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="py-spy one urok worker for this long from the start of the joins",
+        help="py-spy one urok worker for this long from the start of a phase",
+    )
+    load.add_argument(
+        "--profile-phase",
+        choices=("joins", "chat"),
+        default="joins",
+        help="the phase --profile starts with",
     )
     load.add_argument(
         "--profile-raw", type=Path, help="keep py-spy's raw samples (collapsed stacks) here"
@@ -47,6 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     server = parser.add_argument_group("the server")
     server.add_argument("--workers", type=int, default=1, help="urok server processes")
+    server.add_argument(
+        "--placement",
+        choices=("any", "lesson"),
+        default="any",
+        help="any: every connection to the shared port (the kernel picks a worker); lesson: "
+        "to the port of the worker holding the lesson, as a balancer routing by lesson does",
+    )
     server.add_argument(
         "--database", choices=("postgresql", "sqlite"), default="postgresql", help="storage"
     )

@@ -27,8 +27,17 @@ class Arrival:
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """Where students connect: the shared port, or with ``lesson_ports`` the port of the
+    worker that holds their lesson (as a balancer routing by lesson would choose)."""
+
     host: str
     port: int
+    lesson_ports: tuple[int, ...] = ()
+
+    def port_for(self, lesson_id: int) -> int:
+        if not self.lesson_ports:
+            return self.port
+        return self.lesson_ports[lesson_id % len(self.lesson_ports)]
 
 
 @dataclass(frozen=True, slots=True)

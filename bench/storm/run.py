@@ -41,6 +41,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_port_run(count: int) -> tuple[int, ...]:
+    """``count`` consecutive ports free on loopback now (workers' own ports)."""
+    for _attempt in range(50):
+        first = free_port()
+        if first + count >= 65536:
+            continue
+        try:
+            with contextlib.ExitStack() as probes:
+                for port in range(first, first + count):
+                    probe = probes.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return tuple(range(first, first + count))
+    raise SystemExit("no run of free ports for the workers")
+
+
 def source_addresses(count: int) -> list[str]:
     return [f"127.0.0.{2 + i}" for i in range(count)]
 
@@ -91,6 +108,7 @@ def _phases(options: argparse.Namespace, kill: bool, profile_path: Path | None) 
     return Phases(
         profile_seconds=options.profile if profile_path else 0.0,
         profile_path=profile_path,
+        profile_phase=options.profile_phase,
         hold=options.hold,
         chat_rounds=options.chat_rounds,
         chat_interval=options.chat_interval,
@@ -141,6 +159,7 @@ class StormRun:
             "gc": {"thresholds": options.gc_thresholds, "freeze": bool(options.gc_freeze)},
             "heartbeat": {"ping_interval_s": options.ping_interval, "ping_timeout_s": 20.0},
             "db_pool_size_per_worker": db_pool_size(options.workers),
+            "placement": options.placement,
             "cpus": os.cpu_count(),
         }
 
@@ -201,7 +220,10 @@ class StormRun:
         seats = asyncio.run(_seed(url, options.students, secret, _bell_in(options)))
         self.report["seed_seconds"] = round(time.monotonic() - started, 1)
         port = free_port()
-        self.target = Target("127.0.0.1", port)
+        worker_ports: tuple[int, ...] = ()
+        if options.placement == "lesson":
+            worker_ports = free_port_run(options.workers)
+        self.target = Target("127.0.0.1", port, worker_ports)
         env = _server_env(
             options,
             UROK_DATABASE_URL=url,
@@ -214,6 +236,8 @@ class StormRun:
         argv = python_module(
             "bench.storm.serve_urok", "--port", str(port), "--workers", str(options.workers)
         )
+        if worker_ports:
+            argv += ["--worker-ports", str(worker_ports[0])]
         server = ServerGroup("urok", argv, env, port, self._log_dir() / "urok.log")
         self.cleanup.callback(self._note_log, "server_log", server)
         self.cleanup.callback(server.stop)
@@ -235,6 +259,8 @@ class StormRun:
         parts = urlsplit(options.url)
         if parts.hostname not in LOOPBACK or not options.database_url:
             raise SystemExit("--url must be on loopback and needs --database-url")
+        if options.placement != "any":
+            raise SystemExit("--placement lesson needs the bench's own workers (not --url)")
         if not os.environ.get("UROK_SECRET_KEY"):
             raise SystemExit("--url needs the server's UROK_SECRET_KEY in the environment")
         self.target = Target("127.0.0.1", parts.port or 80)

@@ -26,6 +26,7 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--worker-ports", type=int, default=None, help="see `urok serve`")
     args = parser.parse_args()
     settings = load_settings()
     if not settings.uses_redis or not settings.secret_key:
@@ -33,7 +34,7 @@ def main() -> int:
         return 2
     logging.basicConfig(level=settings.log_level)
     asyncio.run(_migrate(settings.database_url))
-    return supervise(settings, args.host, args.port, args.workers)
+    return supervise(settings, args.host, args.port, args.workers, 0, args.worker_ports)
 
 
 if __name__ == "__main__":

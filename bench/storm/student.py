@@ -108,7 +108,7 @@ class Student:
     async def _enter(self, since: int | None) -> None:
         conn = await SocketIO.connect(
             self._target.host,
-            self._target.port,
+            self._target.port_for(self.seat.lesson_id),
             {"token": self.seat.token},
             self.on_event,
             source=self._source,

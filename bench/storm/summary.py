@@ -39,6 +39,9 @@ def _row(name: str, m: dict[str, Any]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+_PHASE_WORDS = {"joins": "joining", "chat": "chatting"}
+
+
 def markdown(report: dict[str, Any]) -> str:
     gc = report.get("gc", {})
     beat = report.get("heartbeat", {})
@@ -47,7 +50,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Arrivals: {report['shape']} to {report['rate']:g} joins/s (ramp {report['ramp']:g} s), "
         f"scheduled over {report.get('arrival_schedule_seconds')} s; database "
-        f"{report['database']}; {report.get('cpus')} CPUs shared by server and load. "
+        f"{report['database']}; connections placed by {report.get('placement', 'any')}; "
+        f"{report.get('cpus')} CPUs shared by server and load. "
         f"GC thresholds {gc.get('thresholds')}, freeze {gc.get('freeze')}; "
         f"heartbeat {beat.get('ping_interval_s')} s.",
         "",
@@ -77,7 +81,8 @@ def markdown(report: dict[str, Any]) -> str:
         )
         lines += [
             "",
-            f"py-spy of one worker while joining ({found['samples']} samples): {libraries}.",
+            f"py-spy of one worker while {_PHASE_WORDS.get(found.get('phase', 'joins'), 'joining')} "
+            f"({found['samples']} samples): {libraries}.",
         ]
     failed = report.get("joins_failed") or {}
     if failed:

@@ -18,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
+from bench.storm.run import free_port_run
 from classroom.storage.database import Database
 from classroom.storage.models import EventOutbox
 from tests.clients import LiveClient, enter, get_json, lesson_now, login, post_json, seat
@@ -44,8 +45,18 @@ def node_env(data_dir: Path, prefix: str) -> dict[str, str]:
     }
 
 
-async def wait_healthy(url: str, process: subprocess.Popen[bytes], want_nodes: int = 1) -> set[str]:
+async def wait_healthy(
+    url: str,
+    process: subprocess.Popen[bytes],
+    want_nodes: int = 1,
+    *,
+    answers: int | None = None,
+    exclude: set[str] | frozenset[str] = frozenset(),
+) -> set[str]:
+    """The nodes that answered, once ``want_nodes`` were seen or after ``answers`` answers
+    (nodes in ``exclude`` not counted)."""
     seen: set[str] = set()
+    answered = 0
     # A new connection per request, so that the kernel may hand each to another worker.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
         # Generous: starting workers imports the media stack, slow on a busy machine.
@@ -55,9 +66,11 @@ async def wait_healthy(url: str, process: subprocess.Popen[bytes], want_nodes: i
                 raise RuntimeError(f"the server exited with {process.returncode}")
             try:
                 async with http.get(f"{url}/api/health") as response:
-                    if response.status == 200:
-                        seen.add((await response.json())["node"])
-                        if len(seen) >= want_nodes:
+                    node = (await response.json())["node"] if response.status == 200 else None
+                    if node is not None and node not in exclude:
+                        seen.add(node)
+                        answered += 1
+                        if len(seen) >= want_nodes or answered == answers:
                             return seen
             except aiohttp.ClientError:
                 pass
@@ -207,6 +220,32 @@ async def test_workers_share_one_port_and_a_dead_worker_is_replaced(
     pids = {int(node.split(":")[1]) for node in after}
     assert victim not in pids
     assert len(pids) == 2
+
+
+async def test_each_worker_also_listens_alone_on_its_own_port(
+    tmp_path: Path, redis_prefix: str, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    port = free_port()
+    first_own = free_port_run(2)[0]
+    serve = ["serve", "--port", str(port), "--workers", "2", "--worker-ports", str(first_own)]
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", *serve],
+        cwd=ROOT,
+        env=node_env(tmp_path, redis_prefix),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    processes.append(supervisor)
+    own_urls = [f"http://127.0.0.1:{first_own + n}" for n in range(2)]
+    # Asked again and again, each own port is answered by one worker alone.
+    owners = [await wait_healthy(url, supervisor, want_nodes=2, answers=8) for url in own_urls]
+    assert all(len(nodes) == 1 for nodes in owners)
+    assert owners[0] != owners[1]
+    victim = int(next(iter(owners[0])).split(":")[1])
+    os.kill(victim, signal.SIGKILL)
+    # Its successor listens on the same own port.
+    successor = await wait_healthy(own_urls[0], supervisor, want_nodes=1, exclude=owners[0])
+    assert successor != owners[0] and len(successor) == 1
 
 
 async def test_students_on_two_nodes_see_the_same_chat_in_the_same_order(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.async_api import Browser, Page, expect
 
@@ -88,6 +89,8 @@ async def test_a_lesson_from_start_to_report(
 
     # The teacher starts the lesson from the timetable.
     teacher = await people.tab("teacher")
+    sockets: list[str] = []
+    teacher.on("websocket", lambda socket: sockets.append(socket.url))
     await (
         teacher.locator(f'li[data-lesson-id="{lesson_id}"]')
         .get_by_role("button", name="Начать урок")
@@ -95,6 +98,9 @@ async def test_a_lesson_from_start_to_report(
     )
     await teacher.wait_for_url(f"**/lesson/{lesson_id}")
     await expect(teacher.locator("#state-text")).to_have_text("Урок идёт. Вы ведёте урок.")
+    # The lesson page names its lesson in the socket's address, for a balancer.
+    named = [parse_qs(urlsplit(url).query).get("lesson") for url in sockets]
+    assert [str(lesson_id)] in named
     await expect(teacher.locator("#people > li")).to_have_count(25)
     await expect(teacher.locator("#people-summary")).to_have_text("На уроке 0 из 25")
 

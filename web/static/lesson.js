@@ -190,7 +190,7 @@ async function call(event, payload, timeout = ACK_TIMEOUT) {
 }
 
 function connect() {
-  const socket = connectLive({ onConnect: join, onTokenRefused: signIn });
+  const socket = connectLive({ onConnect: join, onTokenRefused: signIn, lesson: lessonId });
   state.socket = socket;
   if (!socket) return;
   for (const name of Object.keys(HANDLERS)) {

@@ -21,14 +21,18 @@ function setLive(live) {
 /**
  * Connects with the signed-in person's token. `onConnect(socket)` runs on every (re)connect;
  * `onTokenRefused()` when the server no longer takes the token. Returns the socket, or null
- * when the client script did not load.
+ * when the client script did not load. A page of one lesson names it (`lesson`) in the
+ * connection's address, where a balancer may route all of a lesson's connections to one
+ * worker (docs/capacity.md); the server itself does not read it.
  */
-export function connectLive({ onConnect, onTokenRefused }) {
+export function connectLive({ onConnect, onTokenRefused, lesson = null }) {
   if (typeof io !== "function") {
     setLive("offline");
     return null;
   }
-  const socket = io({ transports: ["websocket"], auth: { token: session.token } });
+  const options = { transports: ["websocket"], auth: { token: session.token } };
+  if (lesson !== null) options.query = { lesson: String(lesson) };
+  const socket = io(options);
   socket.on("connect", () => {
     setLive("connected");
     onConnect(socket);
