@@ -10,11 +10,13 @@ import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import msgspec
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy import delete as delete_rows
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Executable
 
@@ -29,6 +31,15 @@ HISTORY_LIMIT = 200
 # Aliases are made once: making one copies every column of the table.
 _AUTHOR = aliased(Person, name="author")
 _RECIPIENT = aliased(Person, name="recipient")
+
+# Every message runs these: on the table (Core), without the ORM's bulk-statement layer.
+_MESSAGES = cast(Table, ChatMessage.__table__)
+_STORE_MESSAGES = insert(_MESSAGES)
+_SET_OFFSETS = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message_id"))
+    .values(offset=bindparam("message_offset"))
+)
 
 
 class MessageView(msgspec.Struct, frozen=True):
@@ -145,46 +156,42 @@ async def store_many(db: Database, batch: Sequence[Outgoing]) -> list[Posted | B
     """Store and publish checked messages in one transaction: insert them all, publish
     each in order, keep the offsets of those delivered and drop those that were not.
     Each gets its result, or the error of its own publication."""
-    async with db.session() as session:
-        connection = await session.connection()
-        try:
+    try:
+        async with db.transaction() as connection:
             # A resend of a stored message (same client id) fails here on the unique
             # constraint and is answered with the stored one: no look-up before each post.
-            await connection.execute(insert(ChatMessage), [_row_of(o.view) for o in batch])
-        except IntegrityError:
-            await session.rollback()
-            if len(batch) > 1:  # someone's resend spoilt the batch: each on its own
-                return [(await store_many(db, [outgoing]))[0] for outgoing in batch]
-            try:
-                return [await _resent(db, batch[0].view)]
-            except Exception as exc:
-                return [exc]
-        # Published inside the transaction: a message that could not be delivered is not
-        # kept, and the sender may resend it with the same client id.
-        results: list[Posted | BaseException] = []
-        offsets: list[dict[str, object]] = []
-        undelivered: list[str] = []
-        for outgoing in batch:
-            try:
-                offset = await outgoing.publish(outgoing.view)
-            except Exception as exc:
-                results.append(exc)
-                undelivered.append(outgoing.view.id)
-                continue
-            results.append((outgoing.view, offset))
-            offsets.append({"message_id": outgoing.view.id, "message_offset": offset})
-        if offsets:
-            await connection.execute(
-                update(ChatMessage)
-                .where(ChatMessage.id == bindparam("message_id"))
-                .values(offset=bindparam("message_offset")),
-                offsets,
-            )
-        if undelivered:
-            await connection.execute(
-                delete_rows(ChatMessage).where(ChatMessage.id.in_(undelivered))
-            )
-        await session.commit()
+            await connection.execute(_STORE_MESSAGES, [_row_of(o.view) for o in batch])
+            return await _publish_stored(connection, batch)
+    except IntegrityError:
+        if len(batch) > 1:  # someone's resend spoilt the batch: each on its own
+            return [(await store_many(db, [outgoing]))[0] for outgoing in batch]
+        try:
+            return [await _resent(db, batch[0].view)]
+        except Exception as exc:
+            return [exc]
+
+
+async def _publish_stored(
+    connection: AsyncConnection, batch: Sequence[Outgoing]
+) -> list[Posted | BaseException]:
+    # Published inside the transaction: a message that could not be delivered is not
+    # kept, and the sender may resend it with the same client id.
+    results: list[Posted | BaseException] = []
+    offsets: list[dict[str, object]] = []
+    undelivered: list[str] = []
+    for outgoing in batch:
+        try:
+            offset = await outgoing.publish(outgoing.view)
+        except Exception as exc:
+            results.append(exc)
+            undelivered.append(outgoing.view.id)
+            continue
+        results.append((outgoing.view, offset))
+        offsets.append({"message_id": outgoing.view.id, "message_offset": offset})
+    if offsets:
+        await connection.execute(_SET_OFFSETS, offsets)
+    if undelivered:
+        await connection.execute(delete_rows(_MESSAGES).where(_MESSAGES.c.id.in_(undelivered)))
     return results
 
 

@@ -23,7 +23,10 @@ from classroom.rooms import Author, LessonFacts, Room, find_room
 from classroom.storage.database import Database
 from classroom.storage.models import Enrolment, JoinLinkGeneration, Person, RoomExclusion
 
-DEFAULT_TTL_SECONDS = 20.0
+DEFAULT_TTL_SECONDS = 300.0
+"""About the minutes in which a class arrives: each node reads a lesson's facts once per
+morning rather than once per join when its students come minutes apart. Staff's changes are
+announced at once; this bounds only what is not announced (enrolments, names)."""
 DEFAULT_SIZE = 20_000
 
 T = TypeVar("T")

@@ -69,6 +69,13 @@ class Database:
             yield connection
 
     @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in one transaction, committed when the block ends and rolled
+        back if it raises: for hot write paths with Core statements (no ORM session)."""
+        async with self.engine.begin() as connection:
+            yield connection
+
+    @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
         """A pooled connection where each statement commits on its own (no BEGIN, COMMIT
         or ROLLBACK round trips): for single statements that need no transaction."""
