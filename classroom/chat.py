@@ -158,17 +158,24 @@ async def store_many(db: Database, batch: Sequence[Outgoing]) -> list[Posted | B
     Each gets its result, or the error of its own publication."""
     try:
         async with db.transaction() as connection:
-            # A resend of a stored message (same client id) fails here on the unique
-            # constraint and is answered with the stored one: no look-up before each post.
-            await connection.execute(_STORE_MESSAGES, [_row_of(o.view) for o in batch])
+            try:
+                await connection.execute(_STORE_MESSAGES, [_row_of(o.view) for o in batch])
+            except IntegrityError as exc:
+                raise _Resent from exc
             return await _publish_stored(connection, batch)
-    except IntegrityError:
+    except _Resent:
+        # A resend of a stored message (same client id) fails on the unique constraint and
+        # is answered with the stored one: no look-up before each post.
         if len(batch) > 1:  # someone's resend spoilt the batch: each on its own
             return [(await store_many(db, [outgoing]))[0] for outgoing in batch]
         try:
             return [await _resent(db, batch[0].view)]
         except Exception as exc:
             return [exc]
+
+
+class _Resent(Exception):
+    """The batch holds a message already stored (its insert was refused)."""
 
 
 async def _publish_stored(

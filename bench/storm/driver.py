@@ -165,9 +165,8 @@ class Driver(Fleet):
 
     def _start_profile(self, phases: Phases, phase: str) -> subprocess.Popen[bytes] | None:
         pids = self.server.pids()
-        if phases.profile_phase != phase or phases.profile_seconds <= 0 or not pids:
-            return None
-        if phases.profile_path is None:
+        wanted = phases.profile_phase == phase and phases.profile_seconds > 0
+        if not wanted or not pids or phases.profile_path is None:
             return None
         return profile.start(pids[0], phases.profile_seconds, phases.profile_path)
 

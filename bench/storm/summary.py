@@ -76,13 +76,13 @@ def markdown(report: dict[str, Any]) -> str:
         ]
     found = report.get("profile") or {}
     if found:
+        phase = _PHASE_WORDS.get(found.get("phase", "joins"), "joining")
         libraries = ", ".join(
             f"{k} {v}%" for k, v in found.get("inclusive_percent_by_library", {}).items()
         )
         lines += [
             "",
-            f"py-spy of one worker while {_PHASE_WORDS.get(found.get('phase', 'joins'), 'joining')} "
-            f"({found['samples']} samples): {libraries}.",
+            f"py-spy of one worker while {phase} ({found['samples']} samples): {libraries}.",
         ]
     failed = report.get("joins_failed") or {}
     if failed:

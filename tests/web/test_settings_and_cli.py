@@ -121,6 +121,20 @@ def test_several_workers_refuse_to_start_without_redis(tmp_path: Path) -> None:
     assert "UROK_BUS_URL=redis://" in result.stderr
 
 
+def test_worker_ports_must_fit_below_65536_and_leave_the_shared_port_alone(
+    tmp_path: Path,
+) -> None:
+    env = {"UROK_DATA_DIR": str(tmp_path), "UROK_BUS_URL": "redis://127.0.0.1:6379/0"}
+    too_high = run_urok("serve", "--workers", "2", "--worker-ports", "65535", env=env)
+    assert too_high.returncode == 2
+    assert "--worker-ports must leave room for 2 ports below 65536" in too_high.stderr
+    overlapping = run_urok(
+        "serve", "--port", "9001", "--workers", "2", "--worker-ports", "9000", env=env
+    )
+    assert overlapping.returncode == 2
+    assert "must not include the shared --port" in overlapping.stderr
+
+
 def test_media_workers_need_redis_and_a_worker_index_below_their_number(tmp_path: Path) -> None:
     assert load_settings({}).media_workers == 0
     redis = {"UROK_BUS_URL": "redis://127.0.0.1:6379/0"}
