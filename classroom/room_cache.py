@@ -25,7 +25,7 @@ from classroom.storage.models import Enrolment, JoinLinkGeneration, Person, Room
 
 DEFAULT_TTL_SECONDS = 300.0
 """About the minutes in which a class arrives: each node reads a lesson's facts once per
-morning rather than once per join when its students come minutes apart. Staff's changes are
+arrival window rather than once per join when its students come minutes apart. Staff's changes are
 announced at once; this bounds only what is not announced (enrolments, names)."""
 DEFAULT_SIZE = 20_000
 

@@ -63,3 +63,33 @@ def test_small_storm_report(tmp_path: Path) -> None:
     assert raw["deliveries"]["received"] == raw["deliveries"]["expected"]
     assert report["gc"] == {"thresholds": "100000,50,100", "freeze": True}
     assert "| urok |" in summary_path.read_text()
+
+
+@pytest.mark.timeout(120)
+def test_a_storm_placed_by_lesson_reaches_every_member(tmp_path: Path) -> None:
+    """Each student connects to the port of the worker holding their lesson."""
+    report_path = tmp_path / "storm.json"
+    command = [
+        sys.executable,
+        "-m",
+        "web.cli",
+        "bench",
+        "storm",
+        "--students=300",
+        "--workers=2",
+        "--placement=lesson",
+        "--rate=300",
+        "--ramp=1",
+        "--chat-rounds=1",
+        "--hold=0.5",
+        "--no-kill",
+        "--baselines=none",
+        "--timeout=100",
+        f"--json={report_path}",
+    ]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=110)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert report["placement"] == "lesson"
+    assert report["joins_ok"] == 300 and report["joins_failed"] == {}
+    assert report["deliveries"]["received"] == report["deliveries"]["expected"] == 300
