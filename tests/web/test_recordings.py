@@ -54,6 +54,7 @@ async def test_the_teacher_records_and_only_the_lessons_people_may_watch(
         assert await refused(teacher, "recording.stop", ref) == "not_recording"
         began = time.monotonic()
         started = await teacher.call("recording.start", ref)
+        start_answered = time.monotonic()
         assert started["ok"], started
         (state,) = await student.wait_for("recording.state")
         assert state["data"]["recording"] is True
@@ -64,6 +65,7 @@ async def test_the_teacher_records_and_only_the_lessons_people_may_watch(
         sent = await student.call("chat.send", {"lesson_id": lesson.id, "text": "во время записи"})
         assert sent["ok"], sent
         await asyncio.sleep(3)
+        stop_asked = time.monotonic()
         stopped = await teacher.call("recording.stop", ref)
         elapsed = time.monotonic() - began
         assert stopped["ok"], stopped
@@ -74,10 +76,13 @@ async def test_the_teacher_records_and_only_the_lessons_people_may_watch(
 
     recording = stopped["data"]
     assert recording["ended_at"] is not None and recording["size"] > 50_000
-    assert abs(recording["duration"] - elapsed) < 1.0
+    # The recording spans at least from the start's answer to the stop's request and at most
+    # from the start's request to the stop's answer (calls are slow on a busy machine).
+    shortest, longest = stop_asked - start_answered - 0.5, elapsed + 0.5
+    assert shortest < recording["duration"] < longest
     found = probe(services.settings.data_dir / store.file_name(lesson.id, _at(recording)))
     assert found["codecs"] == ["opus", "vp8"]
-    assert found["duration"] is not None and abs(found["duration"] - elapsed) < 1.0
+    assert found["duration"] is not None and shortest < found["duration"] < longest
 
     url, rid = server.url, recording["id"]
     student_token = await login(url, "student")
