@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import struct
 import time
 from collections.abc import Coroutine
@@ -254,20 +255,57 @@ class PlainWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
         self._sock = web.WebSocketResponse(
             max_msg_size=self.server.max_http_buffer_size, compress=False
         )
-        await self._sock.prepare(request)
-        self.environ = environ
-        await self.handler(self)
+        self.server.open_websockets += 1
+        try:
+            await self._sock.prepare(request)
+            self.environ = environ
+            await self.handler(self)
+        finally:
+            self.server.open_websockets -= 1
         return self._sock
 
 
 class LeanEngineServer(engineio.AsyncServer):  # type: ignore[misc]
-    """python-engineio's server whose WebSocket connections are ``LeanSocket``s."""
+    """python-engineio's server whose WebSocket connections are ``LeanSocket``s.
+
+    With ``connection_ceiling`` set, a new connection that would pass it is refused at once
+    with 503 and a ``Retry-After``: a process that runs out of file descriptors can no longer
+    accept (the event loop then drops connections unanswered) nor open anything else, while a
+    quick refusal sends the client back to try again, on another worker of the shared port
+    or later.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.async_mode == "aiohttp":
             drivers: dict[str, Any] = self.__dict__["_async"]  # set by the base class
             self.__dict__["_async"] = {**drivers, "websocket": PlainWebSocket}
+        self.connection_ceiling: int | None = None
+        self.open_websockets = 0
+        self.refused_at_ceiling = 0
+
+    async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
+        ceiling = self.connection_ceiling
+        if ceiling is not None and self.open_websockets >= ceiling:
+            request = args[0] if args else None
+            if isinstance(request, web.Request) and "sid" not in request.query:
+                return self._refuse_at_ceiling()
+        return await super().handle_request(*args, **kwargs)
+
+    def _refuse_at_ceiling(self) -> web.Response:
+        self.refused_at_ceiling += 1
+        if self.refused_at_ceiling == 1 or self.refused_at_ceiling % 1000 == 0:
+            log.warning(
+                "at the connection ceiling (%d): %d new connections refused so far",
+                self.connection_ceiling,
+                self.refused_at_ceiling,
+            )
+        response = web.json_response(
+            {"error": {"code": "overloaded", "message": "this server is full; try again"}},
+            status=503,
+        )
+        response.headers["Retry-After"] = str(random.randint(1, 3))
+        return response
 
     async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
         if event == "connect":

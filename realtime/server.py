@@ -105,6 +105,7 @@ class RealtimeServer:
         ping_timeout: float = 20.0,
         cors_allowed_origins: str | list[str] | None = None,
         member_key: MemberKey | None = None,
+        max_connections: int | None = None,
     ) -> None:
         self.router = router
         self._member_key = member_key
@@ -123,6 +124,7 @@ class RealtimeServer:
             logger=False,
             engineio_logger=False,
         )
+        self.sio.eio.connection_ceiling = max_connections
         self._connections: dict[str, _Connection] = {}
         self._channels: dict[str, _Channel] = {}
         self._channel_locks: dict[str, asyncio.Lock] = {}
@@ -323,6 +325,18 @@ class RealtimeServer:
     @property
     def connection_count(self) -> int:
         return len(self._connections)
+
+    @property
+    def connection_ceiling(self) -> int | None:
+        """Connections this node holds at most; more are refused with 503."""
+        ceiling: int | None = self.sio.eio.connection_ceiling
+        return ceiling
+
+    @property
+    def refused_at_ceiling(self) -> int:
+        """New connections refused because the node held its ceiling."""
+        refused: int = self.sio.eio.refused_at_ceiling
+        return refused
 
     def _require_bus(self) -> Bus:
         if self.bus is None:

@@ -46,6 +46,7 @@ from web.api.spec import (
 )
 from web.background import BackgroundWork
 from web.events import register_events
+from web.limits import connection_ceiling, open_files_limit
 from web.linked_services import wire_linked_services
 from web.media_rooms import MediaOps, MediaRooms
 from web.room_changes import listen_for_room_changes
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> web.Application:
         max_event_bytes=settings.max_event_bytes,
         ping_interval=settings.ping_interval,
         member_key=member_key,
+        max_connections=settings.max_connections or connection_ceiling(open_files_limit()),
     )
     services = Services(
         settings=settings,

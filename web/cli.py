@@ -19,6 +19,7 @@ from aiohttp import web
 from bench import cli as bench_cli
 from classroom.demo import DEMO_PASSWORD, seed_demo_school
 from classroom.storage.database import Database
+from web.limits import raise_open_files_limit
 from web.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("urok")
@@ -210,6 +211,7 @@ def run_worker(
     except ImportError:  # pragma: no cover - uvloop is a dependency
         pass
     _apply_gc(settings)
+    raise_open_files_limit()
     asyncio.run(
         _run(settings, host, port, reuse_port=reuse_port, announce=announce, own_port=own_port)
     )

@@ -75,6 +75,13 @@ SETTINGS_DOC: tuple[Setting, ...] = (
     Setting(
         "UROK_LOGIN_RATE", "5/60", "Sign-in attempts allowed per client address: burst/seconds."
     ),
+    Setting(
+        "UROK_MAX_CONNECTIONS",
+        "auto",
+        "Client connections one server process holds; more are refused with 503 and "
+        "`Retry-After`. `auto`: the open-files limit (raised to its hard limit at start) "
+        "less a tenth, at least 512, kept for the database, Redis and files.",
+    ),
     Setting("UROK_MAX_EVENT_BYTES", "16384", "Largest Socket.IO event accepted, in bytes."),
     Setting("UROK_EVENT_RATE", "20/40", "Socket.IO events per connection: per second/burst."),
     Setting("UROK_PING_INTERVAL", "25", "Engine.IO heartbeat interval, seconds."),
@@ -186,6 +193,8 @@ class Settings:
     demo_lesson_now: bool = True
     login_burst: int = 5
     login_window_seconds: float = 60.0
+    max_connections: int | None = None
+    """Client connections per server process; None: from the open-files limit."""
     max_event_bytes: int = 16 * 1024
     events_per_second: float = 20.0
     event_burst: float = 40.0
@@ -268,6 +277,15 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise SettingsError(f"{name} must be positive")
     return value
+
+
+def _max_connections(env: Mapping[str, str]) -> int | None:
+    raw = env.get("UROK_MAX_CONNECTIONS", "")
+    if raw in {"", "auto"}:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(f"UROK_MAX_CONNECTIONS must be auto or a positive number, not {raw!r}")
+    return int(raw)
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
@@ -387,6 +405,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         demo_lesson_now=_flag(env, "UROK_DEMO_LESSON_NOW", True),
         login_burst=int(login_burst),
         login_window_seconds=login_window,
+        max_connections=_max_connections(env),
         max_event_bytes=int(_number(env, "UROK_MAX_EVENT_BYTES", 16 * 1024)),
         events_per_second=events_per_second,
         event_burst=event_burst,

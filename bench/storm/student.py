@@ -27,7 +27,7 @@ def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, AckTimeout | TimeoutError):
         return "timeout"
     if isinstance(exc, HandshakeFailed):
-        return "handshake"
+        return f"handshake:{exc.reason}"
     if isinstance(exc, ConnectionRefusedError):
         return "connection_refused"
     if isinstance(exc, WireClosed | ConnectionError):

@@ -24,7 +24,23 @@ class WireClosed(ConnectionError):
 
 
 class HandshakeFailed(ConnectionError):
-    """The server did not switch protocols."""
+    """The server did not switch protocols; ``reason`` says how, in a word (for the tallies)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _no_answer_reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return "eof" if not exc.partial else "cut"
+    if isinstance(exc, asyncio.LimitOverrunError):
+        return "too_long"
+    if isinstance(exc, ConnectionResetError):
+        return "reset"
+    if isinstance(exc, OSError):
+        return f"os{exc.errno}"
+    return type(exc).__name__
 
 
 def _mask(payload: bytes, key: bytes) -> bytes:
@@ -93,11 +109,14 @@ class WebSocket:
             head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError) as exc:
             writer.close()
-            raise HandshakeFailed("no answer to the upgrade") from exc
+            raise HandshakeFailed("no answer to the upgrade", _no_answer_reason(exc)) from exc
         expected = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
         if not head.startswith(b"HTTP/1.1 101") or expected not in head:
             writer.close()
-            raise HandshakeFailed(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+            status = status_line.split(" ")[1] if status_line.count(" ") else "?"
+            reason = "bad_accept" if status == "101" else f"status{status}"
+            raise HandshakeFailed(status_line, reason)
         return cls(reader, writer)
 
     def send(self, opcode: int, payload: bytes) -> None:

@@ -331,3 +331,34 @@ async def test_a_node_subscribes_only_while_it_has_members(
         await asyncio.sleep(0.05)
     assert channel not in realtime.bus.subscriptions
     assert channel not in realtime.local_channels
+
+
+async def test_a_full_node_refuses_new_connections_quickly_and_takes_them_again_later(
+    custom_server: ServerFactory, clients: list[LiveClient]
+) -> None:
+    server = await custom_server(max_connections=2)
+    first = await connected(server, clients, "student")
+    await connected(server, clients, "student-5a-02")
+    third = LiveClient()
+    clients.append(third)
+    token = await login(server.url, "student-5a-03")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await third.connect(server.url, token)
+    url = f"{server.url}/socket.io/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url) as refused:
+            assert refused.status == 503
+            assert 1 <= int(refused.headers["Retry-After"]) <= 3
+            assert (await refused.json())["error"]["code"] == "overloaded"
+        async with http.get(f"{server.url}/api/health") as answer:
+            health = await answer.json()
+        assert health["connections"] == 2
+        assert health["connection_ceiling"] == 2
+        assert health["refused_at_ceiling"] == 2
+    await first.close()
+    for _ in range(50):
+        if server.app[SERVICES_KEY].realtime.sio.eio.open_websockets < 2:
+            break
+        await asyncio.sleep(0.1)
+    await third.connect(server.url, token)
+    assert third.sio.connected

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from web.limits import connection_ceiling
 from web.settings import SETTINGS_DOC, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,9 @@ def test_the_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> No
         ({"UROK_MEDIA_LOOPBACK_ONLY": "perhaps"}, "UROK_MEDIA_LOOPBACK_ONLY"),
         ({"UROK_DB_POOL_SIZE": "0"}, "UROK_DB_POOL_SIZE must be at least 1"),
         ({"UROK_DB_POOL_SIZE": "many"}, "UROK_DB_POOL_SIZE"),
+        ({"UROK_MAX_CONNECTIONS": "0"}, "UROK_MAX_CONNECTIONS"),
+        ({"UROK_MAX_CONNECTIONS": "-3"}, "UROK_MAX_CONNECTIONS"),
+        ({"UROK_MAX_CONNECTIONS": "lots"}, "UROK_MAX_CONNECTIONS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], fragment: str) -> None:
@@ -83,6 +87,18 @@ def test_the_database_pool_size_is_a_setting() -> None:
 def test_gc_thresholds_can_be_left_to_the_interpreter() -> None:
     assert load_settings({"UROK_GC_THRESHOLDS": "default"}).gc_thresholds is None
     assert load_settings({"UROK_GC_THRESHOLDS": "700,10,10"}).gc_thresholds == (700, 10, 10)
+
+
+def test_the_connection_ceiling_is_automatic_unless_set() -> None:
+    assert load_settings({}).max_connections is None
+    assert load_settings({"UROK_MAX_CONNECTIONS": "auto"}).max_connections is None
+    assert load_settings({"UROK_MAX_CONNECTIONS": "15000"}).max_connections == 15000
+
+
+def test_the_automatic_ceiling_keeps_descriptors_for_everything_else() -> None:
+    assert connection_ceiling(20_000) == 18_000
+    assert connection_ceiling(1_024) == 512
+    assert connection_ceiling(100) == 1
 
 
 def test_every_setting_is_in_the_readme() -> None:

@@ -35,6 +35,8 @@ class Health(msgspec.Struct, frozen=True):
     database: str
     bus: str
     connections: int
+    connection_ceiling: int | None
+    refused_at_ceiling: int
 
 
 class Timetable(msgspec.Struct, frozen=True):
@@ -81,6 +83,8 @@ async def health(request: web.Request) -> Health:
         database="sqlite" if services.db.is_sqlite else "postgresql",
         bus="redis" if services.settings.uses_redis else "memory",
         connections=services.realtime.connection_count,
+        connection_ceiling=services.realtime.connection_ceiling,
+        refused_at_ceiling=services.realtime.refused_at_ceiling,
     )
 
 
