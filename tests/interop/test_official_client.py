@@ -8,11 +8,12 @@ import shutil
 from pathlib import Path
 
 from classroom.demo import DEMO_PASSWORD
-from tests.clients import LiveClient, enter, lesson_now, seat
-from tests.conftest import LiveServer
+from tests.clients import LiveClient, enter, lesson_now, login, seat
+from tests.conftest import LiveServer, ServerFactory
 from web.services import SERVICES_KEY
 
 SCRIPT = Path(__file__).with_name("socketio_client.mjs")
+FULL_SERVER_SCRIPT = Path(__file__).with_name("socketio_full_server.mjs")
 
 
 async def test_node_client_signs_in_joins_chats_and_is_refused_with_a_forged_token(
@@ -53,3 +54,36 @@ async def test_node_client_signs_in_joins_chats_and_is_refused_with_a_forged_tok
     assert chat["received"]["data"]["text"] == "Привет из Node 👋"
     assert result["badPayload"]["code"] == "invalid_payload"
     assert result["forged"]["data"]["code"] == "token_invalid"
+
+
+async def test_node_client_refused_by_a_full_server_comes_in_by_itself_when_there_is_room(
+    custom_server: ServerFactory,
+) -> None:
+    server = await custom_server(max_connections=1)
+    holder = LiveClient()
+    await holder.connect(server.url, await login(server.url, "student-5a-02"))
+    node = shutil.which("node")
+    assert node is not None, "Node.js is required (./dev test installs it)"
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(FULL_SERVER_SCRIPT),
+        server.url,
+        await login(server.url, "student"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        first = json.loads(await asyncio.wait_for(process.stdout.readline(), timeout=20))
+        assert "refused" in first, first
+        assert server.app[SERVICES_KEY].realtime.refused_at_ceiling >= 1
+        await holder.close()
+        second = json.loads(await asyncio.wait_for(process.stdout.readline(), timeout=20))
+        assert second == {"connected": True}
+        assert await asyncio.wait_for(process.wait(), timeout=10) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        if holder.sio.connected:
+            await holder.close()
