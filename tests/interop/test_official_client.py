@@ -16,6 +16,14 @@ SCRIPT = Path(__file__).with_name("socketio_client.mjs")
 FULL_SERVER_SCRIPT = Path(__file__).with_name("socketio_full_server.mjs")
 
 
+async def start_node(script: Path, *args: str) -> asyncio.subprocess.Process:
+    node = shutil.which("node")
+    assert node is not None, "Node.js is required (./dev test installs it)"
+    return await asyncio.create_subprocess_exec(
+        node, str(script), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+
+
 async def test_node_client_signs_in_joins_chats_and_is_refused_with_a_forged_token(
     live_server: LiveServer,
 ) -> None:
@@ -24,18 +32,7 @@ async def test_node_client_signs_in_joins_chats_and_is_refused_with_a_forged_tok
     place = await seat(live_server.url, "teacher", lesson)
     await teacher.connect(live_server.url, place.token)
     assert (await enter(teacher, place))["ok"], "the teacher starts the lesson"
-    node = shutil.which("node")
-    assert node is not None, "Node.js is required (./dev test installs it)"
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(SCRIPT),
-        live_server.url,
-        "student",
-        DEMO_PASSWORD,
-        str(lesson),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_node(SCRIPT, live_server.url, "student", DEMO_PASSWORD, str(lesson))
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     finally:
@@ -62,16 +59,7 @@ async def test_node_client_refused_by_a_full_server_comes_in_by_itself_when_ther
     server = await custom_server(max_connections=1)
     holder = LiveClient()
     await holder.connect(server.url, await login(server.url, "student-5a-02"))
-    node = shutil.which("node")
-    assert node is not None, "Node.js is required (./dev test installs it)"
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(FULL_SERVER_SCRIPT),
-        server.url,
-        await login(server.url, "student"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_node(FULL_SERVER_SCRIPT, server.url, await login(server.url, "student"))
     try:
         assert process.stdout is not None
         first = json.loads(await asyncio.wait_for(process.stdout.readline(), timeout=20))
