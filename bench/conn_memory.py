@@ -68,17 +68,22 @@ def _module(traceback: tracemalloc.Traceback) -> str:
     return "(elsewhere)"
 
 
-async def measure(count: int, top: int) -> None:
+async def measure(count: int, top: int, front: str) -> None:
     from web.app import create_app
+    from web.listen import start_site
     from web.settings import load_settings
 
     settings = load_settings(
-        {"UROK_DATA_DIR": tempfile.mkdtemp(), "UROK_SECRET_KEY": SECRET, "UROK_DEMO": "0"}
+        {
+            "UROK_DATA_DIR": tempfile.mkdtemp(),
+            "UROK_SECRET_KEY": SECRET,
+            "UROK_DEMO": "0",
+            "UROK_WEBSOCKET_FRONT": front,
+        }
     )
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    await start_site(runner, "127.0.0.1", 0)
     port = runner.addresses[0][1]
     gc.collect()
     gc.freeze()
@@ -100,7 +105,7 @@ async def measure(count: int, top: int) -> None:
         holder.join()
     stats = after.compare_to(before, "traceback")
     total = sum(stat.size_diff for stat in stats)
-    print(f"{count} connections held: {total / count / 1024:.2f} KB of Python heap each")
+    print(f"{count} connections held ({front}): {total / count / 1024:.2f} KB of Python heap each")
     print("\nby allocation site (bytes and objects per connection; most recent frames first):")
     for stat in sorted(stats, key=lambda s: -s.size_diff)[:top]:
         chain = " <- ".join(_where(f) for f in list(reversed(stat.traceback))[:3])
@@ -118,12 +123,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--connections", type=int, default=3000, help="held (default: 3000)")
     parser.add_argument("--top", type=int, default=25, help="lines per table (default: 25)")
+    parser.add_argument(
+        "--front",
+        choices=("door", "aiohttp"),
+        default="door",
+        help="how WebSockets are served (UROK_WEBSOCKET_FRONT; default: door)",
+    )
     args = parser.parse_args()
     if not 1 <= args.connections <= 15_000:
         parser.error("--connections must be between 1 and 15,000 (one process holds each end)")
     import uvloop
 
-    uvloop.run(measure(args.connections, args.top))
+    uvloop.run(measure(args.connections, args.top, args.front))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from classroom.demo import DEMO_PASSWORD
 from web.app import create_app
+from web.listen import start_site
 from web.settings import Settings, load_settings
 
 
@@ -38,7 +39,7 @@ async def start(settings: Settings) -> tuple[str, web.AppRunner]:
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
     port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await start_site(runner, "127.0.0.1", port)
     return f"http://127.0.0.1:{port}", runner
 
 

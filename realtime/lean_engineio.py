@@ -44,6 +44,9 @@ from engineio.async_socket import AsyncSocket
 
 log = logging.getLogger(__name__)
 
+DOOR_KEY = "urok.door"
+"""The environment key of a connection served by ``realtime.front_door`` (its protocol)."""
+
 MAX_BACKLOG = 1 << 20
 """Bytes a connection's transport may hold unsent before the client counts as gone."""
 
@@ -107,8 +110,9 @@ _PING_FRAME = websocket_frame(packet.Packet(packet.PING).encode())
 _PONG = packet.Packet(packet.PONG).encode()
 
 
-def _spawn(work: Coroutine[Any, Any, None]) -> None:
-    """Run a short piece of work (a ping, a close) without waiting for it."""
+def spawn(work: Coroutine[Any, Any, None]) -> None:
+    """Run a short piece of work (a ping, a close) without waiting for it; the task is
+    referenced until it ends."""
     task = asyncio.ensure_future(work)
     _running.add(task)
     task.add_done_callback(_running.discard)
@@ -173,13 +177,13 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
         # Every held connection is pinged: the frame is made once and written at once,
         # with no task or packet per ping (most of an idle worker's CPU before).
         if not self.write_frame(_PING_FRAME):
-            _spawn(self._send_quietly(packet.Packet(packet.PING)))
+            spawn(self._send_quietly(packet.Packet(packet.PING)))
         self._set_timer(self.server.ping_timeout, self._pong_due)
 
     def _pong_due(self) -> None:
         self._timer = None
         if self.last_ping and not (self.closing or self.closed):
-            _spawn(self._time_out())
+            spawn(self._time_out())
 
     async def _time_out(self) -> None:
         transport = self._transport
@@ -197,8 +201,11 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
             return
         self.connected = True
         self.upgraded = True
-        request = ws.environ.get("aiohttp.request")
-        self._transport = getattr(request, "transport", None)
+        door = ws.environ.get(DOOR_KEY)
+        if door is not None:
+            self._transport = door.transport
+        else:
+            self._transport = getattr(ws.environ.get("aiohttp.request"), "transport", None)
         if self._transport is not None:
             self._transport.set_write_buffer_limits(high=MAX_BACKLOG)
         while not self.queue.empty():
@@ -206,6 +213,9 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
             self.queue.task_done()
         self.queue = _DRAINED
         self._ws = ws
+        if door is not None:  # the door's protocol reads the connection from now on
+            door.hand_over(self)
+            return
         try:
             await self._read(ws)
         finally:
@@ -223,7 +233,7 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
             # The server ended the connection: end the WebSocket too (the stock socket
             # waits for the client to go, up to a ping interval and timeout).
             self._ws = None
-            _spawn(ws.close())
+            spawn(ws.close())
 
     async def _read(self, ws: Any) -> None:
         limit = self.server.max_http_buffer_size
@@ -250,19 +260,36 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
 class PlainWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
     """python-engineio's aiohttp WebSocket, accepted without compression."""
 
-    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse | None:
+        door = environ.get(DOOR_KEY)
+        if door is not None:  # accepted and read by ``realtime.front_door``
+            self.environ = environ
+            await door.serve(self.handler)
+            return None
         request = environ["aiohttp.request"]
         self._sock = web.WebSocketResponse(
             max_msg_size=self.server.max_http_buffer_size, compress=False
         )
         self.server.open_websockets += 1
         try:
-            await self._sock.prepare(request)
+            try:
+                await self._sock.prepare(request)
+            except Exception:
+                await self._forget_socket()
+                raise
             self.environ = environ
             await self.handler(self)
         finally:
             self.server.open_websockets -= 1
         return self._sock
+
+    async def _forget_socket(self) -> None:
+        """The upgrade was refused (a malformed request): python-engineio has already made
+        the connection's socket, which would otherwise stay in ``sockets`` for good."""
+        socket = getattr(self.handler, "__self__", None)
+        if isinstance(socket, AsyncSocket):
+            await socket.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
+            self.server.sockets.pop(socket.sid, None)
 
 
 class LeanEngineServer(engineio.AsyncServer):  # type: ignore[misc]
@@ -279,7 +306,17 @@ class LeanEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         if self.async_mode == "aiohttp":
             drivers: dict[str, Any] = self.__dict__["_async"]  # set by the base class
-            self.__dict__["_async"] = {**drivers, "websocket": PlainWebSocket}
+            translate = drivers["translate_request"]
+
+            def translate_request(request: Any) -> dict[str, Any]:
+                # ``realtime.front_door`` passes the environment it made from the request.
+                return request if isinstance(request, dict) else translate(request)
+
+            self.__dict__["_async"] = {
+                **drivers,
+                "websocket": PlainWebSocket,
+                "translate_request": translate_request,
+            }
         self.connection_ceiling: int | None = None
         self.open_websockets = 0
         self.refused_at_ceiling = 0
@@ -288,7 +325,9 @@ class LeanEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         ceiling = self.connection_ceiling
         if ceiling is not None and self.open_websockets >= ceiling:
             request = args[0] if args else None
-            if isinstance(request, web.Request) and "sid" not in request.query:
+            if isinstance(request, dict) or (
+                isinstance(request, web.Request) and "sid" not in request.query
+            ):
                 return self._refuse_at_ceiling()
         return await super().handle_request(*args, **kwargs)
 

@@ -24,6 +24,7 @@ from engineio import packet as eio_packet
 
 from realtime import codec
 from realtime.bus import Bus
+from realtime.front_door import FrontDoor
 from realtime.lean_engineio import LeanSocket, LeanSocketIOServer, websocket_frame
 from realtime.router import WIRE_TYPES, Call, ConnectionLimits, ErrorReply, EventRouter
 
@@ -125,6 +126,7 @@ class RealtimeServer:
             engineio_logger=False,
         )
         self.sio.eio.connection_ceiling = max_connections
+        self._path = "/socket.io/"
         self._connections: dict[str, _Connection] = {}
         self._channels: dict[str, _Channel] = {}
         self._channel_locks: dict[str, asyncio.Lock] = {}
@@ -139,6 +141,12 @@ class RealtimeServer:
 
     def attach_to(self, app: web.Application, path: str = "/socket.io/") -> None:
         self.sio.attach(app, socketio_path=path)
+        self._path = path
+
+    def front_door(self) -> FrontDoor:
+        """A front door for the listening sites: serves this server's new WebSockets below
+        aiohttp (``realtime.front_door``)."""
+        return FrontDoor(self.sio.eio, self._path)
 
     def use_bus(self, bus: Bus) -> None:
         self.bus = bus

@@ -74,13 +74,13 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
 
 async def start_server(settings: Settings) -> tuple[LiveServer, web.AppRunner]:
     from web.app import create_app
+    from web.listen import start_site
 
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
+    await start_site(runner, "127.0.0.1", port)
     return LiveServer(f"http://127.0.0.1:{port}", port, settings, app), runner
 
 

@@ -228,14 +228,14 @@ async def _run(
     own_port: int | None,
 ) -> None:
     from web.app import create_app
+    from web.listen import start_site
 
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
-    await site.start()
+    await start_site(runner, host, port, reuse_port=reuse_port)
     if own_port is not None:
-        await web.TCPSite(runner, host, own_port).start()
+        await start_site(runner, host, own_port)
     if settings.gc_freeze:
         gc.freeze()
     stop = asyncio.Event()

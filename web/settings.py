@@ -82,6 +82,13 @@ SETTINGS_DOC: tuple[Setting, ...] = (
         "`Retry-After`. `auto`: the open-files limit (raised to its hard limit at start) "
         "less a tenth, at least 512, kept for the database, Redis and files.",
     ),
+    Setting(
+        "UROK_WEBSOCKET_FRONT",
+        "door",
+        "How new Socket.IO WebSockets are served: `door`, read straight off the socket below "
+        "aiohttp (less memory and CPU per connection), or `aiohttp`, through aiohttp's "
+        "request handler. Everything else is served by aiohttp either way.",
+    ),
     Setting("UROK_MAX_EVENT_BYTES", "16384", "Largest Socket.IO event accepted, in bytes."),
     Setting("UROK_EVENT_RATE", "20/40", "Socket.IO events per connection: per second/burst."),
     Setting("UROK_PING_INTERVAL", "25", "Engine.IO heartbeat interval, seconds."),
@@ -195,6 +202,8 @@ class Settings:
     login_window_seconds: float = 60.0
     max_connections: int | None = None
     """Client connections per server process; None: from the open-files limit."""
+    websocket_front: str = "door"
+    """``door`` (``realtime.front_door``) or ``aiohttp``."""
     max_event_bytes: int = 16 * 1024
     events_per_second: float = 20.0
     event_burst: float = 40.0
@@ -286,6 +295,13 @@ def _max_connections(env: Mapping[str, str]) -> int | None:
     if not raw.isdigit() or int(raw) < 1:
         raise SettingsError(f"UROK_MAX_CONNECTIONS must be auto or a positive number, not {raw!r}")
     return int(raw)
+
+
+def _websocket_front(env: Mapping[str, str]) -> str:
+    raw = env.get("UROK_WEBSOCKET_FRONT", "") or "door"
+    if raw not in {"door", "aiohttp"}:
+        raise SettingsError(f"UROK_WEBSOCKET_FRONT must be door or aiohttp, not {raw!r}")
+    return raw
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
@@ -406,6 +422,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_burst=int(login_burst),
         login_window_seconds=login_window,
         max_connections=_max_connections(env),
+        websocket_front=_websocket_front(env),
         max_event_bytes=int(_number(env, "UROK_MAX_EVENT_BYTES", 16 * 1024)),
         events_per_second=events_per_second,
         event_burst=event_burst,

@@ -73,6 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     server.add_argument("--gc-freeze", type=int, choices=(0, 1), default=1)
     server.add_argument("--ping-interval", type=float, default=25.0, help="Engine.IO heartbeat")
     server.add_argument(
+        "--websocket-front",
+        choices=("door", "aiohttp"),
+        default="door",
+        help="how urok serves new WebSockets (UROK_WEBSOCKET_FRONT; default: door)",
+    )
+    server.add_argument(
         "--baselines", default="raw,stock", help="baselines to run too: raw,stock or none"
     )
     server.add_argument(

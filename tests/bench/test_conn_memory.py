@@ -10,19 +10,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_memory_breakdown_measures_held_connections() -> None:
+def _heap_per_connection(front: str) -> tuple[float, str]:
     finished = subprocess.run(
-        [sys.executable, "-m", "bench.conn_memory", "--connections", "60", "--top", "5"],
+        [
+            sys.executable,
+            "-m",
+            "bench.conn_memory",
+            "--connections",
+            "60",
+            "--top",
+            "5",
+            "--front",
+            front,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=ROOT,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
-    found = re.search(r"60 connections held: ([\d.]+) KB of Python heap each", finished.stdout)
+    found = re.search(
+        rf"60 connections held \({front}\): ([\d.]+) KB of Python heap each", finished.stdout
+    )
     assert found is not None, finished.stdout
-    assert 2 < float(found.group(1)) < 200
-    assert "aiohttp/web_protocol.py" in finished.stdout
+    return float(found.group(1)), finished.stdout
+
+
+def test_the_memory_breakdown_measures_held_connections_both_ways() -> None:
+    through_aiohttp, report = _heap_per_connection("aiohttp")
+    assert 2 < through_aiohttp < 200
+    assert "aiohttp/web_protocol.py" in report
+    through_door, report = _heap_per_connection("door")
+    assert 1 < through_door < through_aiohttp
+    assert "aiohttp/web_protocol.py" not in report
 
 
 def test_the_connection_count_is_bounded() -> None:
