@@ -129,6 +129,7 @@ class Driver(Fleet):
         metrics.update(
             joins_ok=joined,
             joins_failed=dict(failed),
+            joins_asked_again_when_overloaded=sum(c["join_waits"] for c in collected),
             join_latency_ms=join_latency([ms for _, ms in outcome.join_samples]),
             join_server_cpu_s=round(join_cpu, 2),
             joins_per_server_cpu_s=_per(joined, join_cpu),
@@ -299,6 +300,7 @@ class Driver(Fleet):
             "reloads": sum(c["reloads"] for c in collected),
             "offset_repeats_ignored": sum(c["wire_repeats"] for c in collected),
             "attempt_errors": dict(errors),
+            "joins_asked_again_when_overloaded": sum(c["rejoin_waits"] for c in collected),
             "server_cpu_s": round(cpu, 2),
             "rejoins_per_server_cpu_s": _per(resumed, cpu),
         }

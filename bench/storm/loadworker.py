@@ -182,6 +182,8 @@ class LoadWorker:
             "dropped": t.dropped,
             "resumed": t.resumed,
             "reconnect_errors": dict(t.reconnect_errors),
+            "join_waits": t.join_waits,
+            "rejoin_waits": t.rejoin_waits,
             "last_back_at": t.last_back_at,
             "after_sent": t.after_sent,
             "after_received": t.after_received,

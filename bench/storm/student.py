@@ -130,11 +130,7 @@ class Student:
         if since is not None:
             payload["since"] = since
         try:
-            reply = await conn.call("room.join", payload, self._tuning.join_timeout)
-            if not isinstance(reply, dict) or not reply.get("ok"):
-                error = reply.get("error") if isinstance(reply, dict) else None
-                code = error.get("code") if isinstance(error, dict) else None
-                raise JoinRefused(str(code or "bad_reply"))
+            reply = await self._join(conn, payload, rejoin=since is not None)
             stream = (reply.get("data") or {}).get("stream") or {}
             room = (reply.get("data") or {}).get("room") or {}
         except BaseException:
@@ -155,6 +151,30 @@ class Student:
             self.last_offset = head
         self.conn = conn
         self.ready.set()
+
+    async def _join(self, conn: SocketIO, payload: dict[str, Any], *, rejoin: bool) -> Any:
+        """``room.join`` on ``conn``; refused as ``overloaded``, asked again on the same
+        connection after the ``retry_after`` the server gave, spread by ±20%, as the lesson
+        page does, until ``join_timeout`` has passed."""
+        deadline = time.monotonic() + self._tuning.join_timeout
+        while True:
+            left = deadline - time.monotonic()
+            reply = await conn.call("room.join", payload, max(0.1, left))
+            if isinstance(reply, dict) and reply.get("ok"):
+                return reply
+            error = reply.get("error") if isinstance(reply, dict) else None
+            code = error.get("code") if isinstance(error, dict) else None
+            wait = error.get("retry_after") if isinstance(error, dict) else None
+            if code != "overloaded" or not isinstance(wait, (int, float)):
+                raise JoinRefused(str(code or "bad_reply"))
+            wait = max(0.5, float(wait)) * random.uniform(0.8, 1.2)
+            if time.monotonic() + wait >= deadline:
+                raise JoinRefused("overloaded")
+            if rejoin:
+                self._tally.rejoin_waits += 1
+            else:
+                self._tally.join_waits += 1
+            await asyncio.sleep(wait)
 
     async def arrive(self, arrival: Arrival, started_at: float) -> None:
         """The first join, timed from the scheduled arrival (open loop)."""

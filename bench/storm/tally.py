@@ -22,6 +22,8 @@ class Tally:
     dropped: int = 0
     resumed: int = 0
     reconnect_errors: Counter[str] = field(default_factory=Counter)
+    join_waits: int = 0  # first joins refused as overloaded and asked again later
+    rejoin_waits: int = 0  # the same for joins after a dropped connection
     last_back_at: float = 0.0
     after_sent: int = 0
     after_done: int = 0  # after-kill senders finished, whether they got through or not

@@ -5,12 +5,22 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
 
-from bench.storm.student import failure_reason, retry_address
+from bench.storm.plan import ClientTuning, Seat, Target
+from bench.storm.student import Student, failure_reason, retry_address
+from bench.storm.tally import Tally
 from bench.storm.wire import HandshakeFailed, WebSocket
+from classroom.errors import Overloaded
+from realtime.bus import MemoryBus
+from realtime.front_door import DoorSite
+from realtime.router import Call, EventRouter
+from realtime.server import RealtimeServer
+from tests.conftest import free_port
+from web import errors
 
 
 def test_retries_come_from_many_loopback_addresses_apart_from_other_workers() -> None:
@@ -59,3 +69,47 @@ async def test_a_connection_dropped_unanswered_is_told_as_eof() -> None:
         server.close()
         await server.wait_closed()
     assert failure_reason(caught.value) in {"handshake:eof", "handshake:reset"}
+
+
+async def test_a_join_refused_as_overloaded_is_asked_again_on_the_same_connection() -> None:
+    """As the lesson page does: the connection is kept and the join asked again after the
+    ``retry_after`` the server gave (a new connection would cost the server a handshake)."""
+    attempts: list[str] = []
+
+    async def join(call: Call, _payload: dict[str, Any]) -> dict[str, Any]:
+        attempts.append(call.sid)
+        if len(attempts) < 3:
+            raise Overloaded("too many people are joining right now", retry_after=0.5)
+        return {"stream": {"offset": 4, "reload": False, "events": []}, "room": {}}
+
+    async def anyone(token: Any) -> Any:
+        return token
+
+    router = EventRouter(translate_error=errors.translate)
+    router.register("room.join", dict, join)
+    realtime = RealtimeServer(router=router, authenticate=anyone, translate_error=errors.translate)
+    realtime.use_bus(MemoryBus(realtime.deliver))
+    app = web.Application()
+    realtime.attach_to(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await DoorSite(runner, realtime.front_door(), "127.0.0.1", port).start()
+    tally = Tally()
+    student = Student(
+        Seat(student_id=1, lesson_id=1, token="t", link="l", rank=2),
+        Target("127.0.0.1", port),
+        "127.0.0.1",
+        tally,
+        ClientTuning(join_timeout=10.0),
+    )
+    try:
+        await student._enter(None)
+        assert student.ready.is_set() and student.last_offset == 4
+        assert len(attempts) == 3 and len(set(attempts)) == 1  # one connection throughout
+        assert tally.join_waits == 2 and tally.rejoin_waits == 0
+    finally:
+        if student.conn is not None:
+            student.conn.abort()
+        await realtime.close()
+        await runner.cleanup()
