@@ -440,6 +440,8 @@ class DoorProtocol(asyncio.Protocol):
             payload = unmask(buffer[start + 4 : end], buffer[start : start + 4])
             del buffer[:end]
             self._frame(opcode, bool(first & 0x80), payload, limit)
+        if not buffer and self._buffer is buffer:
+            self._buffer = bytearray()  # not the room a large message once took
 
     def _frame(self, opcode: int, final: bool, payload: bytes, limit: int) -> None:
         if opcode == _PING:
