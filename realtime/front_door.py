@@ -35,6 +35,7 @@ from engineio import exceptions, packet
 
 from realtime.lean_engineio import (
     DOOR_KEY,
+    PONG,
     LeanEngineServer,
     LeanSocket,
     spawn,
@@ -51,7 +52,6 @@ MAX_PENDING = 32
 """Messages read but not yet handled; past this the connection is not read until they are."""
 
 _ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_PONG = packet.Packet(packet.PONG).encode()
 _CONTINUATION, _TEXT, _BINARY, _CLOSE, _PING, _PONG_FRAME = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _PROTOCOL_ERROR, _INVALID_DATA, _TOO_BIG, _NORMAL = 1002, 1007, 1009, 1000
 
@@ -324,7 +324,7 @@ class DoorProtocol(asyncio.Protocol):
             result = await self._door.engine.handle_request(self.environ)
         except Exception:
             log.exception("a WebSocket handshake failed")
-            result = web.Response(status=500, text="the connection could not be set up")
+            result = None  # answered with 500 below
         if self._state == _HANDSHAKE:  # refused before the WebSocket opened
             self._respond(result)
 
@@ -487,7 +487,7 @@ class DoorProtocol(asyncio.Protocol):
     def _message(self, data: bytes | str) -> None:
         socket = self._socket
         assert socket is not None
-        if data == _PONG:  # the commonest message of a held connection, handled at once
+        if data == PONG:  # the commonest message of a held connection, handled at once
             socket.schedule_ping()
             return
         pending = self._pending

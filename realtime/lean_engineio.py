@@ -107,7 +107,8 @@ def websocket_frame(encoded: bytes | str) -> bytes:
 
 
 _PING_FRAME = websocket_frame(packet.Packet(packet.PING).encode())
-_PONG = packet.Packet(packet.PONG).encode()
+PONG = packet.Packet(packet.PONG).encode()
+"""An encoded Engine.IO pong: what a held connection sends most."""
 
 
 def spawn(work: Coroutine[Any, Any, None]) -> None:
@@ -244,7 +245,7 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]
                 return
             if data is None or len(data) > limit:
                 return
-            if data == _PONG:  # the commonest packet of a held connection, handled directly
+            if data == PONG:  # the commonest packet of a held connection, handled directly
                 self.schedule_ping()
                 continue
             try:
