@@ -6,6 +6,7 @@ resend with the same client id is recognised and not posted twice.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -182,15 +183,19 @@ async def _publish_stored(
     connection: AsyncConnection, batch: Sequence[Outgoing]
 ) -> list[Posted | BaseException]:
     # Published inside the transaction: a message that could not be delivered is not
-    # kept, and the sender may resend it with the same client id.
+    # kept, and the sender may resend it with the same client id. All are asked for at
+    # once, in order, so that the bus can send them together.
+    published = await asyncio.gather(
+        *(outgoing.publish(outgoing.view) for outgoing in batch), return_exceptions=True
+    )
     results: list[Posted | BaseException] = []
     offsets: list[dict[str, object]] = []
     undelivered: list[str] = []
-    for outgoing in batch:
-        try:
-            offset = await outgoing.publish(outgoing.view)
-        except Exception as exc:
-            results.append(exc)
+    for outgoing, offset in zip(batch, published, strict=True):
+        if isinstance(offset, BaseException):
+            if not isinstance(offset, Exception):
+                raise offset  # cancelled: the transaction is rolled back
+            results.append(offset)
             undelivered.append(outgoing.view.id)
             continue
         results.append((outgoing.view, offset))

@@ -8,6 +8,7 @@ import jwt
 
 from classroom.errors import Unauthenticated
 from classroom.roles import Principal, Role
+from classroom.signed_tokens import HS256Verifier, InvalidToken, numeric
 
 ALGORITHM = "HS256"
 ISSUER = "urok"
@@ -20,6 +21,7 @@ class TokenService:
         if len(secret_key.encode()) < 32:
             raise ValueError("the secret key must be at least 32 bytes long")
         self._key = secret_key
+        self._verifier = HS256Verifier(secret_key.encode())
         self.ttl_seconds = ttl_seconds
 
     def issue(self, principal: Principal, *, now: float | None = None) -> str:
@@ -39,17 +41,17 @@ class TokenService:
         if not isinstance(token, str) or not token:
             raise Unauthenticated("an access token is required", code="token_missing")
         try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise Unauthenticated("the access token has expired", code="token_expired") from exc
-        except jwt.InvalidTokenError as exc:
+            claims = self._verifier.claims(token)
+            now = time.time()
+            expired = numeric(claims, "exp") <= now
+            if numeric(claims, "iat") > now or "nbf" in claims or "aud" in claims:
+                raise InvalidToken("not an access token of this server")
+            if claims.get("iss") != ISSUER or not isinstance(claims.get("sub"), str):
+                raise InvalidToken("not an access token of this server")
+        except InvalidToken as exc:
             raise Unauthenticated("the access token is not valid", code="token_invalid") from exc
+        if expired:
+            raise Unauthenticated("the access token has expired", code="token_expired")
         try:
             return Principal(
                 person_id=int(claims["sub"]),

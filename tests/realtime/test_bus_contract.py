@@ -140,6 +140,43 @@ async def test_a_burst_arrives_complete_and_in_order(make_node: NodeFactory) -> 
     assert sorted(int(payload) for _, _, payload in received) == list(range(500))
 
 
+async def test_publishes_asked_for_together_keep_their_order(make_node: NodeFactory) -> None:
+    node = await make_node()
+    await node.bus.subscribe("room:7")
+    offsets = await asyncio.gather(
+        *(node.bus.publish("room:7", str(n).encode()) for n in range(300))
+    )
+    assert offsets == list(range(offsets[0], offsets[0] + 300)), "offsets in the asked order"
+    received = await node.wait_for(300)
+    assert [int(payload) for _, _, payload in received] == list(range(300))
+
+
+async def test_publishing_goes_on_after_redis_forgets_its_script(
+    make_node: NodeFactory, redis_url: str
+) -> None:
+    node = await make_node()
+    if isinstance(node.bus, MemoryBus):
+        pytest.skip("a Redis matter")
+    first = await node.bus.publish("room:3", b"first")
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        await admin.script_flush()
+        together = await asyncio.gather(
+            *(node.bus.publish("room:3", str(n).encode()) for n in range(20))
+        )
+        await admin.script_flush()
+        alone = await node.bus.publish("room:3", b"alone")
+    finally:
+        await admin.aclose()
+    assert together == list(range(first + 1, first + 21))
+    assert alone == first + 21
+    history = await node.bus.history("room:3", first)
+    assert [event.payload for event in history.events] == [
+        *(str(n).encode() for n in range(20)),
+        b"alone",
+    ]
+
+
 async def test_binary_payloads_round_trip(make_node: NodeFactory) -> None:
     node = await make_node()
     await node.bus.subscribe("room:1")
