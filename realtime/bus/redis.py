@@ -1,9 +1,10 @@
 """The Redis bus: many processes or machines share channels through one Redis.
 
 A publish is one Lua script (offset, capped history stream, pub/sub message), so history
-and delivery can never disagree. Publishes that arrive together (a storm's joins announcing
-presence, a batch of chat messages) go to Redis in one pipeline, in the order they were
-asked for: one round trip for the lot instead of one each. One pub/sub connection per node
+and delivery can never disagree. Publishes go over a connection of their own
+(``script_pipe``): those asked for together (a storm's joins announcing presence, a batch of
+chat messages) reach Redis in one write and in the order they were asked for. One pub/sub
+connection per node
 carries every channel the node is subscribed to; a single reader delivers in order, fills
 gaps from the history (after a reconnect, say) and drops duplicates.
 """
@@ -20,18 +21,16 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from realtime.bus.base import DEFAULT_HISTORY_LENGTH, Bus, BusEvent, History, MessageHandler
+from realtime.bus.script_pipe import ScriptPipe
 
 log = logging.getLogger(__name__)
 
 DEFAULT_KEY_TTL_SECONDS = 7 * 24 * 3600
 MAX_BACKOFF_SECONDS = 5.0
 MAX_CONNECTIONS = 64
-MAX_PIPELINE = 256
-"""Publishes sent to Redis in one pipeline at most."""
 
 # KEYS: offset key, history key, pub/sub channel. ARGV: payload, history length, ttl.
 # A channel Redis does not know (new, expired or lost in a restart) starts at the server's
@@ -85,16 +84,16 @@ class RedisBus(Bus):
         self._redis: aioredis.Redis | None = None
         self._pubsub_redis: aioredis.Redis | None = None
         self._node_id = uuid.uuid4().hex[:12]
+        self._publisher = ScriptPipe(
+            url, PUBLISH_SCRIPT, client_name=f"{prefix}publish:{self._node_id}".replace(" ", "_")
+        )
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._script: Any = None
         self._subscribed: set[str] = set()
         self._last: dict[str, int] = {}
         self._confirm: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._pubsub_lock = asyncio.Lock()
         self._closing = False
-        self._outbox: list[tuple[list[str], list[Any], asyncio.Future[int]]] = []
-        self._sender: asyncio.Task[None] | None = None
 
     # -- names ----------------------------------------------------------------------------
 
@@ -124,7 +123,6 @@ class RedisBus(Bus):
             self._url, client_name=self.pubsub_client_name, health_check_interval=10
         )
         await self._redis.ping()
-        self._script = self._redis.register_script(PUBLISH_SCRIPT)
         self._pubsub = self._new_pubsub()
         self._reader = asyncio.create_task(self._read_forever(), name="redis-bus-reader")
 
@@ -134,9 +132,6 @@ class RedisBus(Bus):
 
     async def close(self) -> None:
         self._closing = True
-        if self._sender is not None:
-            with contextlib.suppress(Exception):
-                await self._sender
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -148,6 +143,7 @@ class RedisBus(Bus):
             await self._pubsub_redis.aclose()
         if self._redis is not None:
             await self._redis.aclose()
+        await self._publisher.close()
         for future in self._confirm.values():
             if not future.done():
                 future.cancel()
@@ -163,53 +159,10 @@ class RedisBus(Bus):
     async def publish(self, channel: str, payload: bytes) -> int:
         self._client()
         keys = [self._offset_key(channel), self._history_key(channel), self._wire(channel)]
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._outbox.append((keys, [payload, self.history_length, self._ttl], future))
-        if self._sender is None:
-            self._sender = asyncio.create_task(self._send_outbox())
-        return await future
-
-    async def _send_outbox(self) -> None:
-        """Send what is waiting to be published, a pipeline at a time, until nothing is."""
-        try:
-            while self._outbox:
-                batch = self._outbox[:MAX_PIPELINE]
-                del self._outbox[:MAX_PIPELINE]
-                try:
-                    results = await self._run_scripts([(keys, args) for keys, args, _ in batch])
-                except Exception as exc:
-                    results = [exc] * len(batch)
-                for (_keys, _args, future), result in zip(batch, results, strict=True):
-                    if future.done():  # the publisher gave up waiting; it was still sent
-                        continue
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(int(result))
-        finally:
-            self._sender = None
-
-    async def _run_scripts(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-        """Run the publish script once per call, in order; each call's offset or error."""
-        if len(calls) == 1:
-            keys, args = calls[0]
-            return [await self._script(keys=keys, args=args)]
-        results = await self._evalsha_all(calls)
-        missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
-        if missing:
-            # Redis forgot the script (a restart): load it and run those calls again, once.
-            await self._client().script_load(PUBLISH_SCRIPT)
-            again = await self._evalsha_all([calls[i] for i in missing])
-            for i, result in zip(missing, again, strict=True):
-                results[i] = result
-        return results
-
-    async def _evalsha_all(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-        # EVALSHA by hand: a pipeline of redis-py's scripts asks SCRIPT EXISTS first each time.
-        async with self._client().pipeline(transaction=False) as pipe:
-            for keys, args in calls:
-                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-            return list(await pipe.execute(raise_on_error=False))
+        offset = await self._publisher.call(keys, [payload, self.history_length, self._ttl])
+        if not isinstance(offset, bytes):
+            raise ConnectionError(f"the publish script answered {offset!r}")
+        return int(offset)
 
     async def head(self, channel: str) -> int:
         raw = await self._client().eval(HEAD_SCRIPT, 1, self._offset_key(channel), self._ttl)
