@@ -12,7 +12,19 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, bindparam, case, delete, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    Select,
+    any_,
+    bindparam,
+    case,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from classroom.storage.database import Database
 from classroom.storage.models import NodeHeartbeat, RoomVisit
@@ -70,20 +82,31 @@ async def arrive(
 
 
 # Built once: every room entry runs them (in batches), and building costs more than running.
-_OPEN_VISITS = (
-    select(
-        RoomVisit.lesson_id,
-        RoomVisit.person_id,
-        RoomVisit.connection_id,
-        RoomVisit.seen_at,
-        NodeHeartbeat.seen_at,
+def _open_visits_where(
+    lessons: ColumnElement[bool], people: ColumnElement[bool]
+) -> Select[int, int, str, dt.datetime, dt.datetime]:
+    return (
+        select(
+            RoomVisit.lesson_id,
+            RoomVisit.person_id,
+            RoomVisit.connection_id,
+            RoomVisit.seen_at,
+            NodeHeartbeat.seen_at,
+        )
+        .outerjoin(NodeHeartbeat, NodeHeartbeat.node_id == RoomVisit.node_id)
+        .where(lessons, people, RoomVisit.left_at.is_(None))
     )
-    .outerjoin(NodeHeartbeat, NodeHeartbeat.node_id == RoomVisit.node_id)
-    .where(
-        RoomVisit.lesson_id.in_(bindparam("lessons", expanding=True)),
-        RoomVisit.person_id.in_(bindparam("people", expanding=True)),
-        RoomVisit.left_at.is_(None),
-    )
+
+
+_OPEN_VISITS = _open_visits_where(
+    RoomVisit.lesson_id.in_(bindparam("lessons", expanding=True)),
+    RoomVisit.person_id.in_(bindparam("people", expanding=True)),
+)
+# On PostgreSQL the lists go as two arrays: one statement text whatever their lengths, so
+# it is prepared once per connection (an IN list is a new statement for every length).
+_OPEN_VISITS_BY_ARRAYS = _open_visits_where(
+    RoomVisit.lesson_id == any_(bindparam("lessons", type_=ARRAY(Integer))),
+    RoomVisit.person_id == any_(bindparam("people", type_=ARRAY(Integer))),
 )
 _NEW_VISITS = insert(RoomVisit)
 _OPEN_VISITS_OF_PERSON = (
@@ -110,7 +133,8 @@ async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
     open_visits: dict[tuple[int, int], list[tuple[str, dt.datetime]]] = {}
     async with db.autocommit() as session:
         rows = await session.execute(
-            _OPEN_VISITS, {"lessons": sorted(lessons), "people": sorted(people)}
+            _OPEN_VISITS if db.is_sqlite else _OPEN_VISITS_BY_ARRAYS,
+            {"lessons": sorted(lessons), "people": sorted(people)},
         )
         for lesson, person, connection, own_seen, node_seen in rows.all():
             seen = _last_seen(own_seen, node_seen)
