@@ -25,6 +25,7 @@ from classroom.errors import Forbidden, InvalidInput, NotFound
 from classroom.roles import Principal
 from classroom.rooms import MAX_CHAT_LENGTH, Author, Room, RoomState, is_enrolled, is_teacher
 from classroom.storage.database import Database, Reader
+from classroom.storage.direct_reads import AnySelect, DirectRead
 from classroom.storage.models import ChatMessage, Person
 
 HISTORY_LIMIT = 200
@@ -262,7 +263,7 @@ async def _views(db: Database, *conditions: object, limit: int = 1) -> list[Mess
         return await _run_views(session, _view_query(*conditions, limit=limit), {})
 
 
-def _view_query(*conditions: object, limit: int) -> Executable:
+def _view_query(*conditions: object, limit: int) -> AnySelect:
     author, recipient = _AUTHOR, _RECIPIENT
     return (
         select(
@@ -290,27 +291,34 @@ def _view_query(*conditions: object, limit: int) -> Executable:
 
 # The histories read at every room entry, built once (building a statement costs more than
 # running it): the teacher's, and a member's (room messages and their own private ones).
-_HISTORY_OF_TEACHER = _view_query(
-    ChatMessage.lesson_id == bindparam("lesson_id"),
-    ChatMessage.deleted_at.is_(None),
-    limit=HISTORY_LIMIT,
+_HISTORY_OF_TEACHER = DirectRead(
+    _view_query(
+        ChatMessage.lesson_id == bindparam("lesson_id"),
+        ChatMessage.deleted_at.is_(None),
+        limit=HISTORY_LIMIT,
+    )
 )
-_HISTORY_OF_MEMBER = _view_query(
-    ChatMessage.lesson_id == bindparam("lesson_id"),
-    ChatMessage.deleted_at.is_(None),
-    or_(
-        ChatMessage.recipient_id.is_(None),
-        ChatMessage.recipient_id == bindparam("viewer_id"),
-        ChatMessage.author_id == bindparam("viewer_id"),
-    ),
-    limit=HISTORY_LIMIT,
+_HISTORY_OF_MEMBER = DirectRead(
+    _view_query(
+        ChatMessage.lesson_id == bindparam("lesson_id"),
+        ChatMessage.deleted_at.is_(None),
+        or_(
+            ChatMessage.recipient_id.is_(None),
+            ChatMessage.recipient_id == bindparam("viewer_id"),
+            ChatMessage.author_id == bindparam("viewer_id"),
+        ),
+        limit=HISTORY_LIMIT,
+    )
 )
 
 
 async def _run_views(
-    session: Reader, query: Executable, params: dict[str, object]
+    session: Reader, query: Executable | DirectRead, params: dict[str, object]
 ) -> list[MessageView]:
-    rows = (await session.execute(query, params)).all()
+    if isinstance(query, DirectRead):
+        rows = await query.rows(session, params)
+    else:
+        rows = list((await session.execute(query, params)).all())
     room_messages: list[tuple[int, int, MessageView]] = []
     private_messages: list[tuple[int, MessageView]] = []
     for row in reversed(rows):

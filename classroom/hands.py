@@ -12,6 +12,7 @@ from classroom.errors import Forbidden
 from classroom.roles import Principal
 from classroom.rooms import Room, is_teacher
 from classroom.storage.database import Database, Reader
+from classroom.storage.direct_reads import DirectRead
 from classroom.storage.models import Person, RaisedHand
 
 
@@ -53,7 +54,7 @@ async def raised_hands(db: Database, lesson_id: int) -> list[HandView]:
 
 
 # Built once: every room entry runs it, and building a statement costs more than running it.
-_RAISED_HANDS = (
+_RAISED_HANDS = DirectRead(
     select(RaisedHand.person_id, Person.display_name, RaisedHand.raised_at)
     .join(Person, Person.id == RaisedHand.person_id)
     .where(RaisedHand.lesson_id == bindparam("lesson_id"))
@@ -62,5 +63,5 @@ _RAISED_HANDS = (
 
 
 async def raised_hands_in(session: Reader, lesson_id: int) -> list[HandView]:
-    rows = await session.execute(_RAISED_HANDS, {"lesson_id": lesson_id})
-    return [HandView(person, name, True, at) for person, name, at in rows.all()]
+    rows = await _RAISED_HANDS.rows(session, {"lesson_id": lesson_id})
+    return [HandView(person, name, True, at) for person, name, at in rows]

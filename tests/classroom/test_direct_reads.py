@@ -1,0 +1,56 @@
+"""Reads run straight on the driver give what SQLAlchemy gives, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import bindparam, select
+
+from classroom.roles import Role
+from classroom.storage.database import Database
+from classroom.storage.direct_reads import DirectRead
+from classroom.storage.models import Person, RaisedHand
+from tests.conftest import demo_principal as login
+
+NOW = dt.datetime(2026, 9, 1, 8, 35, tzinfo=dt.UTC)
+
+
+async def test_rows_are_sqlalchemys_rows(db: Database) -> None:
+    lesson_id = 1
+    people = [await login(db, name) for name in ("student", "student-5a-02", "teacher")]
+    async with db.transaction() as connection:
+        for n, person in enumerate(people):
+            await connection.execute(
+                RaisedHand.__table__.insert().values(
+                    lesson_id=lesson_id,
+                    person_id=person.person_id,
+                    raised_at=NOW + dt.timedelta(seconds=n),
+                )
+            )
+    statement = (
+        select(Person.id, Person.role, RaisedHand.raised_at)
+        .join(RaisedHand, RaisedHand.person_id == Person.id)
+        .where(
+            RaisedHand.lesson_id == bindparam("lesson_id"),
+            RaisedHand.raised_at > bindparam("since", type_=RaisedHand.raised_at.type),
+        )
+        .order_by(RaisedHand.raised_at)
+        .limit(2)
+    )
+    params = {"lesson_id": lesson_id, "since": NOW}
+    async with db.reader() as connection:
+        expected = [tuple(row) for row in (await connection.execute(statement, params)).all()]
+        direct = [tuple(row) for row in await DirectRead(statement).rows(connection, params)]
+    assert direct == expected
+    assert [row[0] for row in direct] == [people[1].person_id, people[2].person_id]
+    assert [row[1] for row in direct] == [Role.STUDENT, Role.TEACHER]
+    assert all(isinstance(row[1], Role) for row in direct), "enums come back as enums"
+    assert direct[0][2] == NOW + dt.timedelta(seconds=1) and direct[0][2].tzinfo is dt.UTC
+
+
+async def test_no_rows_and_a_session_reader(db: Database) -> None:
+    read = DirectRead(select(Person.id).where(Person.id == bindparam("person_id")))
+    async with db.reader() as connection:
+        assert await read.rows(connection, {"person_id": -1}) == []
+    async with db.session() as session:  # a session runs it through SQLAlchemy
+        assert await read.rows(session, {"person_id": -1}) == []
