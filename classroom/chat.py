@@ -25,7 +25,7 @@ from classroom.errors import Forbidden, InvalidInput, NotFound
 from classroom.roles import Principal
 from classroom.rooms import MAX_CHAT_LENGTH, Author, Room, RoomState, is_enrolled, is_teacher
 from classroom.storage.database import Database, Reader
-from classroom.storage.direct_reads import AnySelect, DirectRead
+from classroom.storage.direct import AnySelect, DirectRead
 from classroom.storage.models import ChatMessage, Person
 
 HISTORY_LIMIT = 200

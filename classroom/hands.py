@@ -12,7 +12,7 @@ from classroom.errors import Forbidden
 from classroom.roles import Principal
 from classroom.rooms import Room, is_teacher
 from classroom.storage.database import Database, Reader
-from classroom.storage.direct_reads import DirectRead
+from classroom.storage.direct import DirectRead
 from classroom.storage.models import Person, RaisedHand
 
 

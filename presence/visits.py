@@ -11,22 +11,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
     Integer,
     Select,
+    Table,
     any_,
     bindparam,
     case,
     delete,
-    insert,
     select,
     update,
 )
 
 from classroom.storage.database import Database
+from classroom.storage.direct import DirectInsert, DirectRead
 from classroom.storage.models import NodeHeartbeat, RoomVisit
 
 HEARTBEAT = dt.timedelta(seconds=20)
@@ -104,11 +106,16 @@ _OPEN_VISITS = _open_visits_where(
 )
 # On PostgreSQL the lists go as two arrays: one statement text whatever their lengths, so
 # it is prepared once per connection (an IN list is a new statement for every length).
-_OPEN_VISITS_BY_ARRAYS = _open_visits_where(
-    RoomVisit.lesson_id == any_(bindparam("lessons", type_=ARRAY(Integer))),
-    RoomVisit.person_id == any_(bindparam("people", type_=ARRAY(Integer))),
+_OPEN_VISITS_BY_ARRAYS = DirectRead(
+    _open_visits_where(
+        RoomVisit.lesson_id == any_(bindparam("lessons", type_=ARRAY(Integer))),
+        RoomVisit.person_id == any_(bindparam("people", type_=ARRAY(Integer))),
+    )
 )
-_NEW_VISITS = insert(RoomVisit)
+_NEW_VISITS = DirectInsert(
+    cast(Table, RoomVisit.__table__),
+    ("lesson_id", "person_id", "connection_id", "node_id", "joined_at", "seen_at"),
+)
 _OPEN_VISITS_OF_PERSON = (
     select(RoomVisit.seen_at, NodeHeartbeat.seen_at)
     .outerjoin(NodeHeartbeat, NodeHeartbeat.node_id == RoomVisit.node_id)
@@ -132,11 +139,13 @@ async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
     people = {a.person_id for a in arrivals}
     open_visits: dict[tuple[int, int], list[tuple[str, dt.datetime]]] = {}
     async with db.autocommit() as session:
-        rows = await session.execute(
-            _OPEN_VISITS if db.is_sqlite else _OPEN_VISITS_BY_ARRAYS,
-            {"lessons": sorted(lessons), "people": sorted(people)},
-        )
-        for lesson, person, connection, own_seen, node_seen in rows.all():
+        params = {"lessons": sorted(lessons), "people": sorted(people)}
+        rows: Sequence[Sequence[Any]]
+        if db.is_sqlite:
+            rows = (await session.execute(_OPEN_VISITS, params)).all()
+        else:
+            rows = await _OPEN_VISITS_BY_ARRAYS.rows(session, params)
+        for lesson, person, connection, own_seen, node_seen in rows:
             seen = _last_seen(own_seen, node_seen)
             open_visits.setdefault((lesson, person), []).append((connection, seen))
         firsts: list[bool] = []
@@ -162,8 +171,7 @@ async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
                         "seen_at": a.now,
                     }
                 )
-        if new_rows:
-            await session.execute(_NEW_VISITS, new_rows)
+        await _NEW_VISITS.run(session, new_rows)
     return firsts
 
 

@@ -1,14 +1,15 @@
-"""Reads run straight on the driver give what SQLAlchemy gives, on SQLite and PostgreSQL."""
+"""Statements run straight on the driver do what SQLAlchemy does, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 
 from classroom.roles import Role
 from classroom.storage.database import Database
-from classroom.storage.direct_reads import DirectRead
+from classroom.storage.direct import DirectInsert, DirectRead
 from classroom.storage.models import Person, RaisedHand
 from tests.conftest import demo_principal as login
 
@@ -54,3 +55,24 @@ async def test_no_rows_and_a_session_reader(db: Database) -> None:
         assert await read.rows(connection, {"person_id": -1}) == []
     async with db.session() as session:  # a session runs it through SQLAlchemy
         assert await read.rows(session, {"person_id": -1}) == []
+
+
+async def test_inserted_rows_read_back_as_given(db: Database) -> None:
+    people = [await login(db, name) for name in ("student", "student-5a-02")]
+    table = cast(Table, RaisedHand.__table__)
+    insert_hands = DirectInsert(table, ("lesson_id", "person_id", "raised_at"))
+    rows = [
+        {"lesson_id": 1, "person_id": p.person_id, "raised_at": NOW + dt.timedelta(minutes=n)}
+        for n, p in enumerate(people)
+    ]
+    async with db.autocommit() as connection:
+        await insert_hands.run(connection, rows)
+        await insert_hands.run(connection, [])
+        stored = (
+            await connection.execute(
+                select(table.c.lesson_id, table.c.person_id, table.c.raised_at).order_by(
+                    table.c.raised_at
+                )
+            )
+        ).all()
+    assert [dict(row._mapping) for row in stored] == rows

@@ -1,0 +1,131 @@
+"""Statements of the hot paths run straight on the driver (PostgreSQL through asyncpg).
+
+Running a statement through SQLAlchemy costs far more CPU than the statement itself: for
+the two reads of every room entry (hands and chat history) 460 µs against 126 µs on
+asyncpg alone. A ``DirectRead`` or ``DirectInsert`` is compiled by SQLAlchemy once per
+dialect and then run on the connection's asyncpg connection, with SQLAlchemy's own
+converters applied to the values that have one (aware datetimes, enums). On any other
+backend it runs through SQLAlchemy as usual. Errors are asyncpg's own, not wrapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+from sqlalchemy import Select, Table, bindparam, insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from classroom.storage.database import Reader
+
+Row = Sequence[Any]
+T = TypeVar("T")
+AnySelect = Select[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    sql: str
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    binders: tuple[Callable[[Any], Any] | None, ...]
+    converters: tuple[Callable[[Any], Any] | None, ...]
+
+
+class DirectRead:
+    """A SELECT built once, run on asyncpg without SQLAlchemy's per-statement work."""
+
+    def __init__(self, statement: AnySelect) -> None:
+        self._statement = statement
+        self._plans: dict[int, _Plan] = {}
+
+    async def rows(self, connection: Reader, params: Mapping[str, Any]) -> list[Row]:
+        """The rows of the statement with these parameters (its defaults for the rest)."""
+        if not isinstance(connection, AsyncConnection) or connection.dialect.driver != "asyncpg":
+            return list((await connection.execute(self._statement, params)).all())
+        dialect = connection.dialect
+        plan = self._plans.get(id(dialect)) or self._plan(dialect)
+        args = [
+            value if binder is None else binder(value)
+            for binder, value in zip(
+                plan.binders,
+                (params[name] if name in params else plan.defaults[name] for name in plan.names),
+                strict=True,
+            )
+        ]
+        records = await _on_driver(connection, lambda driver: driver.fetch(plan.sql, *args))
+        converters = plan.converters
+        if not any(converters):
+            return list(records)
+        return [
+            tuple(v if c is None else c(v) for c, v in zip(converters, r, strict=True))
+            for r in records
+        ]
+
+    def _plan(self, dialect: Dialect) -> _Plan:
+        compiled = self._statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or ())
+        binders = tuple(compiled.binds[name].type._cached_bind_processor(dialect) for name in names)
+        converters = tuple(
+            column.type._cached_result_processor(dialect, None)
+            for column in self._statement.selected_columns
+        )
+        plan = _Plan(str(compiled), names, dict(compiled.params), binders, converters)
+        self._plans[id(dialect)] = plan
+        return plan
+
+
+class DirectInsert:
+    """An INSERT of many rows of one table, as one prepared statement with pipelined binds
+    (SQLAlchemy renders a multi-row INSERT whose text changes with the number of rows)."""
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self._table = table
+        self._columns = tuple(columns)
+        self._statement = insert(table).values({name: bindparam(name) for name in columns})
+        self._plans: dict[int, tuple[str, tuple[Callable[[Any], Any] | None, ...]]] = {}
+
+    async def run(self, connection: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert the rows (each has every column named at construction)."""
+        if not rows:
+            return
+        dialect = connection.dialect
+        if dialect.driver != "asyncpg":
+            await connection.execute(insert(self._table), [dict(row) for row in rows])
+            return
+        sql, binders = self._plans.get(id(dialect)) or self._plan(dialect)
+        args = [
+            tuple(
+                row[name] if binder is None else binder(row[name])
+                for name, binder in zip(self._columns, binders, strict=True)
+            )
+            for row in rows
+        ]
+        await _on_driver(connection, lambda driver: driver.executemany(sql, args))
+
+    def _plan(self, dialect: Dialect) -> tuple[str, tuple[Callable[[Any], Any] | None, ...]]:
+        compiled = self._statement.compile(dialect=dialect)
+        if tuple(compiled.positiontup or ()) != self._columns:
+            raise ValueError("the insert's parameters are not its columns in order")
+        binders = tuple(
+            self._table.c[name].type._cached_bind_processor(dialect) for name in self._columns
+        )
+        self._plans[id(dialect)] = (str(compiled), binders)
+        return self._plans[id(dialect)]
+
+
+async def _on_driver(
+    connection: AsyncConnection, work: Callable[[asyncpg.Connection], Awaitable[T]]
+) -> T:
+    """Run ``work`` on the connection's asyncpg connection; a connection that broke under
+    it is taken out of the pool."""
+    raw = await connection.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    try:
+        return await work(driver)
+    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+        await connection.invalidate()  # the pool must not hand this connection out again
+        raise
