@@ -11,15 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
-    Integer,
-    Select,
     Table,
-    any_,
     bindparam,
     case,
     delete,
@@ -28,7 +24,7 @@ from sqlalchemy import (
 )
 
 from classroom.storage.database import Database
-from classroom.storage.direct import DirectInsert, DirectRead
+from classroom.storage.direct import DirectInsert
 from classroom.storage.models import NodeHeartbeat, RoomVisit
 
 HEARTBEAT = dt.timedelta(seconds=20)
@@ -84,32 +80,23 @@ async def arrive(
 
 
 # Built once: every room entry runs them (in batches), and building costs more than running.
-def _open_visits_where(
-    lessons: ColumnElement[bool], people: ColumnElement[bool]
-) -> Select[int, int, str, dt.datetime, dt.datetime]:
-    return (
-        select(
-            RoomVisit.lesson_id,
-            RoomVisit.person_id,
-            RoomVisit.connection_id,
-            RoomVisit.seen_at,
-            NodeHeartbeat.seen_at,
-        )
-        .outerjoin(NodeHeartbeat, NodeHeartbeat.node_id == RoomVisit.node_id)
-        .where(lessons, people, RoomVisit.left_at.is_(None))
+# The IN lists stay lists, not arrays: PostgreSQL keeps a generic plan for a prepared
+# statement after five runs, and one for `= ANY($1)` made while `room_visit` was nearly
+# empty (a storm's first joins) scans the whole table for as long as nothing analyses it
+# again — 98 CPU-s of PostgreSQL for 40,000 joins where lists took a third of that.
+_OPEN_VISITS = (
+    select(
+        RoomVisit.lesson_id,
+        RoomVisit.person_id,
+        RoomVisit.connection_id,
+        RoomVisit.seen_at,
+        NodeHeartbeat.seen_at,
     )
-
-
-_OPEN_VISITS = _open_visits_where(
-    RoomVisit.lesson_id.in_(bindparam("lessons", expanding=True)),
-    RoomVisit.person_id.in_(bindparam("people", expanding=True)),
-)
-# On PostgreSQL the lists go as two arrays: one statement text whatever their lengths, so
-# it is prepared once per connection (an IN list is a new statement for every length).
-_OPEN_VISITS_BY_ARRAYS = DirectRead(
-    _open_visits_where(
-        RoomVisit.lesson_id == any_(bindparam("lessons", type_=ARRAY(Integer))),
-        RoomVisit.person_id == any_(bindparam("people", type_=ARRAY(Integer))),
+    .outerjoin(NodeHeartbeat, NodeHeartbeat.node_id == RoomVisit.node_id)
+    .where(
+        RoomVisit.lesson_id.in_(bindparam("lessons", expanding=True)),
+        RoomVisit.person_id.in_(bindparam("people", expanding=True)),
+        RoomVisit.left_at.is_(None),
     )
 )
 _NEW_VISITS = DirectInsert(
@@ -139,12 +126,11 @@ async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
     people = {a.person_id for a in arrivals}
     open_visits: dict[tuple[int, int], list[tuple[str, dt.datetime]]] = {}
     async with db.autocommit() as session:
-        params = {"lessons": sorted(lessons), "people": sorted(people)}
-        rows: Sequence[Sequence[Any]]
-        if db.is_sqlite:
-            rows = (await session.execute(_OPEN_VISITS, params)).all()
-        else:
-            rows = await _OPEN_VISITS_BY_ARRAYS.rows(session, params)
+        rows = (
+            await session.execute(
+                _OPEN_VISITS, {"lessons": sorted(lessons), "people": sorted(people)}
+            )
+        ).all()
         for lesson, person, connection, own_seen, node_seen in rows:
             seen = _last_seen(own_seen, node_seen)
             open_visits.setdefault((lesson, person), []).append((connection, seen))
