@@ -4,9 +4,9 @@ A publish is one Lua script (offset, capped history stream, pub/sub message), so
 and delivery can never disagree. Publishes go over a connection of their own
 (``script_pipe``): those asked for together (a storm's joins announcing presence, a batch of
 chat messages) reach Redis in one write and in the order they were asked for. One pub/sub
-connection per node
-carries every channel the node is subscribed to; a single reader delivers in order, fills
-gaps from the history (after a reconnect, say) and drops duplicates.
+connection per node carries every channel the node is subscribed to; a single reader
+delivers in order, fills gaps from the history (after a reconnect, say) and drops
+duplicates.
 """
 
 from __future__ import annotations
