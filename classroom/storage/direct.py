@@ -86,6 +86,7 @@ class DirectInsert:
         self._table = table
         self._columns = tuple(columns)
         self._statement = insert(table).values({name: bindparam(name) for name in columns})
+        self._insert_rows = insert(table)  # other backends: SQLAlchemy's multi-row insert
         self._plans: dict[int, tuple[str, tuple[Callable[[Any], Any] | None, ...]]] = {}
 
     async def run(self, connection: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -94,7 +95,7 @@ class DirectInsert:
             return
         dialect = connection.dialect
         if dialect.driver != "asyncpg":
-            await connection.execute(insert(self._table), [dict(row) for row in rows])
+            await connection.execute(self._insert_rows, [dict(row) for row in rows])
             return
         sql, binders = self._plans.get(id(dialect)) or self._plan(dialect)
         args = [
