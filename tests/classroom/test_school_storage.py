@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from classroom import people, timetable
 from classroom.demo import DEMO_PASSWORD, seed_demo_school
@@ -14,6 +16,7 @@ from classroom.roles import Role
 from classroom.storage.database import Database
 from classroom.storage.models import (
     AuditEntry,
+    Base,
     Enrolment,
     Guardianship,
     LessonOccurrence,
@@ -167,11 +170,27 @@ async def test_profile_of_a_student_names_the_class_only(db: Database) -> None:
     assert profile.children == []
 
 
-async def test_warming_up_opens_the_whole_pool_before_any_request(db: Database) -> None:
-    opened = await db.warm_up()
+async def test_warming_up_opens_the_pool_and_shows_every_connection_every_table(db: Database) -> None:
+    planned: defaultdict[int, set[str]] = defaultdict(set)
+
+    def record(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.endswith("WHERE false"):  # not the dialect's own set-up queries
+            table = statement.split("FROM", 1)[1].split()[0]
+            planned[id(connection.connection.dbapi_connection)].add(table)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        opened = await db.warm_up()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     if db.is_sqlite:
         assert opened == 0
+        assert not planned
         return
+    # Every pooled connection has had every table in a statement (its catalog entries loaded).
+    tables = {table.name for table in Base.metadata.sorted_tables}
+    assert len(planned) == opened
+    assert all(names == tables for names in planned.values())
     pool = db.engine.pool
     assert opened == pool.size() == 20  # type: ignore[attr-defined]
     assert pool.checkedin() == opened  # type: ignore[attr-defined]
