@@ -8,7 +8,8 @@ write, and hands replies back in order (Redis answers a connection's commands in
 So calls keep the order in which they were asked for, and a burst is one round trip.
 
 Only what the script needs is spoken: commands out, and simple replies in (a status, an
-error, an integer or a bulk string).
+error, an integer or a bulk string). A Redis that keeps the connection open but stops
+answering fails the waiting calls after ``reply_timeout`` seconds, as a lost connection does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class ScriptError(Exception):
 
 _Reply = bytes | int | None
 
+DEFAULT_REPLY_TIMEOUT = 10.0
+"""Seconds a call may wait for its reply before the connection is given up."""
+
 
 def pack_command(*parts: bytes | str | int) -> bytes:
     """A command in the Redis serialization protocol (an array of bulk strings)."""
@@ -38,25 +42,45 @@ def pack_command(*parts: bytes | str | int) -> bytes:
 
 
 class _ReplyProtocol(asyncio.Protocol):
-    """Reads replies and resolves the waiting calls in order."""
+    """Reads replies and resolves the waiting calls in order; gives up on the connection
+    when the oldest call has waited ``reply_timeout`` seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, reply_timeout: float = DEFAULT_REPLY_TIMEOUT) -> None:
         self.transport: asyncio.Transport | None = None
         self.waiting: deque[asyncio.Future[_Reply]] = deque()
         self.lost = False
         self._buffer = bytearray()
         self._outgoing: list[bytes] = []
+        self._reply_timeout = reply_timeout
+        self._sent_at: deque[float] = deque()  # when each waiting call was asked for
+        self._watch: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def send(self, command: bytes) -> asyncio.Future[_Reply]:
-        future: asyncio.Future[_Reply] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_Reply] = loop.create_future()
         self.waiting.append(future)
+        self._sent_at.append(loop.time())
+        if self._watch is None:
+            self._watch = loop.call_later(self._reply_timeout, self._check_overdue)
         if not self._outgoing:
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop.call_soon(self._flush)
         self._outgoing.append(command)
         return future
+
+    def _check_overdue(self) -> None:
+        # One timer per connection, not per call: it looks at the oldest waiting call only.
+        self._watch = None
+        if not self._sent_at or self.lost:
+            return
+        loop = asyncio.get_running_loop()
+        waited = loop.time() - self._sent_at[0]
+        if waited >= self._reply_timeout:
+            self._fail(TimeoutError(f"Redis did not answer within {self._reply_timeout:g} s"))
+        else:
+            self._watch = loop.call_later(self._reply_timeout - waited, self._check_overdue)
 
     def _flush(self) -> None:
         outgoing, self._outgoing = self._outgoing, []
@@ -95,6 +119,7 @@ class _ReplyProtocol(asyncio.Protocol):
                 self._fail(ConnectionError("a reply from Redis that nobody asked for"))
                 return
             future = self.waiting.popleft()
+            self._sent_at.popleft()
             if not future.done():
                 if isinstance(reply, ScriptError):
                     future.set_exception(reply)
@@ -109,6 +134,10 @@ class _ReplyProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        self._sent_at.clear()
         while self.waiting:
             future = self.waiting.popleft()
             if not future.done():
@@ -120,18 +149,26 @@ class ScriptPipe:
     """Runs one Lua script over one pipelined connection, connecting again when it drops."""
 
     def __init__(
-        self, url: str, script: str, *, client_name: str = "", connect_timeout: float = 10.0
+        self,
+        url: str,
+        script: str,
+        *,
+        client_name: str = "",
+        connect_timeout: float = 10.0,
+        reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
     ) -> None:
         self._options: dict[str, Any] = dict(parse_url(url))
         self._client_name = client_name
         self._script = script.encode()
         self._timeout = connect_timeout
+        self._reply_timeout = reply_timeout
         self._protocol: _ReplyProtocol | None = None
         self._connecting: asyncio.Lock | None = None
 
     async def call(self, keys: list[str], args: list[Any]) -> _Reply:
         """Run the script; its reply, ``ScriptError`` if Redis refused it,
-        ``ConnectionError`` if the connection was lost before the reply."""
+        ``ConnectionError`` if the connection was lost (or Redis stopped answering) before
+        the reply."""
         # EVAL with the script's text rather than EVALSHA: Redis finds it by its digest all
         # the same, and a Redis that lost its scripts (a restart) needs no reloading, which
         # would let a call overtake those asked for before it.
@@ -153,11 +190,15 @@ class ScriptPipe:
     async def _connect(self) -> _ReplyProtocol:
         loop = asyncio.get_running_loop()
         options = self._options
+
+        def make_protocol() -> _ReplyProtocol:
+            return _ReplyProtocol(self._reply_timeout)
+
         if "path" in options:
-            _, protocol = await loop.create_unix_connection(_ReplyProtocol, options["path"])
+            _, protocol = await loop.create_unix_connection(make_protocol, options["path"])
         else:
             _, protocol = await loop.create_connection(
-                _ReplyProtocol,
+                make_protocol,
                 options.get("host", "localhost"),
                 options.get("port", 6379),
                 ssl=self._tls_context(),

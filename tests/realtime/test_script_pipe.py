@@ -108,3 +108,40 @@ async def test_refused_credentials_are_an_error_not_a_hang(redis_prefix: str) ->
             await asyncio.wait_for(pipe.call([f"{redis_prefix}k"], ["go"]), 5)
     finally:
         await pipe.close()
+
+
+async def test_a_redis_that_stops_answering_fails_the_calls_then_they_work_again(
+    redis_url: str, redis_prefix: str, admin: aioredis.Redis
+) -> None:
+    pipe = ScriptPipe(redis_url, COUNT, reply_timeout=0.3)
+    key = f"{redis_prefix}paused"
+    try:
+        assert await pipe.call([key], ["go"]) == b"1"
+        await admin.execute_command("CLIENT", "PAUSE", 1500, "ALL")
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ConnectionError, match=r"did not answer within 0\.3 s"):
+            await asyncio.wait_for(pipe.call([key], ["go"]), 5)
+        assert asyncio.get_running_loop().time() - started < 1.2  # not the whole pause
+        await asyncio.sleep(1.5)  # the pause is over
+        # 3 if Redis ran the abandoned call when the pause ended, before its connection closed.
+        assert await asyncio.wait_for(pipe.call([key], ["go"]), 5) in (b"2", b"3")
+    finally:
+        await pipe.close()
+        await admin.delete(key)
+
+
+async def test_a_slow_reply_within_the_deadline_is_kept(
+    redis_url: str, redis_prefix: str, admin: aioredis.Redis
+) -> None:
+    pipe = ScriptPipe(redis_url, COUNT, reply_timeout=1.5)
+    key = f"{redis_prefix}slow"
+    try:
+        assert await pipe.call([key], ["go"]) == b"1"
+        await admin.execute_command("CLIENT", "PAUSE", 400, "ALL")
+        first = asyncio.ensure_future(pipe.call([key], ["go"]))
+        await asyncio.sleep(0.2)
+        second = asyncio.ensure_future(pipe.call([key], ["go"]))
+        assert await asyncio.wait_for(asyncio.gather(first, second), 5) == [b"2", b"3"]
+    finally:
+        await pipe.close()
+        await admin.delete(key)
