@@ -23,6 +23,9 @@ MessageHandler = Callable[[str, int, bytes], Awaitable[None] | None]
 
 DEFAULT_HISTORY_LENGTH = 1000
 
+ONCE_KEY_SECONDS = 15 * 60
+"""How long ``publish_once`` remembers a key: longer than a client keeps resending."""
+
 
 def first_offset_now() -> int:
     """The offset a channel created now starts from: the current time in microseconds.
@@ -72,6 +75,15 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def publish(self, channel: str, payload: bytes) -> int:
         """Append to history and deliver to subscribers atomically; return the new offset."""
+
+    @abc.abstractmethod
+    async def publish_once(self, channel: str, payload: bytes, key: str) -> tuple[int, bool]:
+        """Publish as ``publish`` unless a publish on this channel with the same ``key`` was
+        made in the last ``ONCE_KEY_SECONDS``; return the offset and whether this call
+        published (``False``: the offset is the earlier publish's, nothing was sent again).
+
+        Lets a sender repeat a publish whose answer it lost without members receiving it
+        twice."""
 
     @abc.abstractmethod
     async def subscribe(self, channel: str) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
 from realtime.bus.base import (
     DEFAULT_HISTORY_LENGTH,
+    ONCE_KEY_SECONDS,
     Bus,
     BusEvent,
     History,
@@ -31,6 +33,8 @@ class MemoryBus(Bus):
         super().__init__(handler, history_length)
         self._channels: dict[str, _Channel] = {}
         self._subscribed: set[str] = set()
+        # (channel, key) -> (offset, when it is forgotten), oldest first.
+        self._once: dict[tuple[str, str], tuple[int, float]] = {}
 
     async def start(self) -> None:
         return None
@@ -47,15 +51,36 @@ class MemoryBus(Bus):
         return found
 
     async def publish(self, channel: str, payload: bytes) -> int:
+        offset = self._append(channel, payload)
+        await self._deliver(channel, offset, payload)
+        return offset
+
+    async def publish_once(self, channel: str, payload: bytes, key: str) -> tuple[int, bool]:
+        now = time.monotonic()
+        while self._once:  # forget expired keys, oldest first
+            oldest = next(iter(self._once))
+            if self._once[oldest][1] > now:
+                break
+            del self._once[oldest]
+        earlier = self._once.get((channel, key))
+        if earlier is not None:
+            return earlier[0], False
+        offset = self._append(channel, payload)
+        self._once[(channel, key)] = (offset, now + ONCE_KEY_SECONDS)  # before any await
+        await self._deliver(channel, offset, payload)
+        return offset, True
+
+    def _append(self, channel: str, payload: bytes) -> int:
         state = self._channel(channel)
         state.head += 1
-        offset = state.head
-        state.events.append(BusEvent(offset, bytes(payload)))
+        state.events.append(BusEvent(state.head, bytes(payload)))
+        return state.head
+
+    async def _deliver(self, channel: str, offset: int, payload: bytes) -> None:
         if channel in self._subscribed:
             delivered = self._handler(channel, offset, payload)
             if inspect.isawaitable(delivered):
                 await delivered
-        return offset
 
     async def subscribe(self, channel: str) -> None:
         self._subscribed.add(channel)

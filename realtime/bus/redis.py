@@ -23,7 +23,14 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from realtime.bus.base import DEFAULT_HISTORY_LENGTH, Bus, BusEvent, History, MessageHandler
+from realtime.bus.base import (
+    DEFAULT_HISTORY_LENGTH,
+    ONCE_KEY_SECONDS,
+    Bus,
+    BusEvent,
+    History,
+    MessageHandler,
+)
 from realtime.bus.script_pipe import ScriptPipe
 
 log = logging.getLogger(__name__)
@@ -49,7 +56,13 @@ end
 return head
 """
 
+# KEYS[4], ARGV[4] (publish_once): a key remembering the offset for ARGV[4] seconds; a
+# publish with a remembered key sends nothing and answers its offset negated.
 PUBLISH_SCRIPT = """
+if KEYS[4] then
+  local earlier = redis.call('GET', KEYS[4])
+  if earlier then return '-' .. earlier end
+end
 local offset = redis.call('INCR', KEYS[1])
 if offset == 1 then
   local now = redis.call('TIME')
@@ -61,6 +74,7 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id .. '-1', 'p', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('PUBLISH', KEYS[3], id .. '|' .. ARGV[1])
+if KEYS[4] then redis.call('SET', KEYS[4], id, 'EX', ARGV[4]) end
 return id
 """
 
@@ -163,6 +177,21 @@ class RedisBus(Bus):
         if not isinstance(offset, bytes):
             raise ConnectionError(f"the publish script answered {offset!r}")
         return int(offset)
+
+    async def publish_once(self, channel: str, payload: bytes, key: str) -> tuple[int, bool]:
+        self._client()
+        keys = [
+            self._offset_key(channel),
+            self._history_key(channel),
+            self._wire(channel),
+            f"{self._prefix}once:{channel}:{key}",
+        ]
+        args = [payload, self.history_length, self._ttl, ONCE_KEY_SECONDS]
+        offset = await self._publisher.call(keys, args)
+        if not isinstance(offset, bytes):
+            raise ConnectionError(f"the publish script answered {offset!r}")
+        number = int(offset)
+        return abs(number), number > 0
 
     async def head(self, channel: str) -> int:
         raw = await self._client().eval(HEAD_SCRIPT, 1, self._offset_key(channel), self._ttl)

@@ -151,6 +151,35 @@ async def test_publishes_asked_for_together_keep_their_order(make_node: NodeFact
     assert [int(payload) for _, _, payload in received] == list(range(300))
 
 
+async def test_a_publish_repeated_with_its_key_is_sent_once(make_node: NodeFactory) -> None:
+    node = await make_node()
+    await node.bus.subscribe("room:7")
+    first = await node.bus.publish_once("room:7", b"hello", "chat:1:a")
+    await node.bus.publish("room:7", b"between")
+    again = await node.bus.publish_once("room:7", b"hello", "chat:1:a")
+    other_key = await node.bus.publish_once("room:7", b"hello", "chat:1:b")
+    other_channel = await node.bus.publish_once("room:8", b"hello", "chat:1:a")
+    assert first[1] and not again[1] and other_key[1] and other_channel[1]
+    assert again[0] == first[0], "a repeat answers the first publish's offset"
+    assert other_key[0] == first[0] + 2
+    await node.wait_for(3)
+    await asyncio.sleep(0.05)
+    assert [payload for _, _, payload in node.received] == [b"hello", b"between", b"hello"]
+
+
+async def test_repeats_asked_for_together_are_sent_once(make_node: NodeFactory) -> None:
+    node = await make_node()
+    await node.bus.subscribe("room:7")
+    answers = await asyncio.gather(
+        *(node.bus.publish_once("room:7", b"hello", "chat:1:a") for _ in range(20))
+    )
+    assert [published for _, published in answers].count(True) == 1
+    assert {offset for offset, _ in answers} == {answers[0][0]}
+    await node.wait_for(1)
+    await asyncio.sleep(0.05)
+    assert len(node.received) == 1
+
+
 async def test_publishing_goes_on_after_redis_forgets_its_script(
     redis_url: str, redis_prefix: str
 ) -> None:
