@@ -1,7 +1,9 @@
-"""Chat of a lesson room: messages kept in the database and published in order.
+"""Chat of a lesson room: messages published in order and kept in the database.
 
 A message goes to the whole room, or privately between the teacher and one student. A
-resend with the same client id is recognised and not posted twice.
+resend with the same client id is recognised and not posted twice: the bus publishes once
+per client id (``publish_once``), and the message's id follows from its client id, so that
+its row is written once however often it is sent.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ from dataclasses import dataclass
 from typing import cast
 
 import msgspec
-from sqlalchemy import Table, bindparam, insert, or_, select, update
-from sqlalchemy import delete as delete_rows
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Table, bindparam, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Executable
 
@@ -34,14 +34,14 @@ HISTORY_LIMIT = 200
 _AUTHOR = aliased(Person, name="author")
 _RECIPIENT = aliased(Person, name="recipient")
 
-# Every message runs these: on the table (Core), without the ORM's bulk-statement layer.
+# Every message runs this: on the table (Core), without the ORM's bulk-statement layer. A
+# row that is already there (a resend's) is left as it is.
 _MESSAGES = cast(Table, ChatMessage.__table__)
-_STORE_MESSAGES = insert(_MESSAGES)
-_SET_OFFSETS = (
-    update(_MESSAGES)
-    .where(_MESSAGES.c.id == bindparam("message_id"))
-    .values(offset=bindparam("message_offset"))
-)
+_STORE_ON_POSTGRESQL = postgresql.insert(_MESSAGES).on_conflict_do_nothing()
+_STORE_ON_SQLITE = sqlite.insert(_MESSAGES).on_conflict_do_nothing()
+
+_MESSAGE_IDS = uuid.UUID("5d0f3c52-8a57-4f0e-9a3b-6f1c2e7d4b10")
+"""The namespace of ids made from client ids."""
 
 
 class MessageView(msgspec.Struct, frozen=True):
@@ -56,8 +56,9 @@ class MessageView(msgspec.Struct, frozen=True):
     client_id: str | None = None
 
 
-Publish = Callable[[MessageView], Awaitable[int]]
-"""Delivers a new message live and returns its offset on the channel."""
+Publish = Callable[[MessageView], Awaitable[tuple[int, bool]]]
+"""Delivers a message live, once per client id: its offset on the channel and whether this
+call delivered it (``False``: a post with the same client id already had)."""
 
 Posted = tuple[MessageView, int | None]
 """A stored message and its offset (``None`` for a resend that was already posted)."""
@@ -134,7 +135,7 @@ async def post(
     cleaned = clean_text(text)
     recipient = None if to_id is None else await _recipient(db, room, sender_principal, to_id)
     view = MessageView(
-        id=uuid.uuid4().hex,
+        id=message_id(room.lesson.id, sender.id, client_id),
         lesson_id=room.lesson.id,
         author=sender,
         text=cleaned,
@@ -146,8 +147,16 @@ async def post(
     return await (store(outgoing) if store is not None else store_one(db, outgoing))
 
 
+def message_id(lesson_id: int, author_id: int, client_id: str | None) -> str:
+    """A new message's id: random, or made from its client id, so that each resend of a
+    message has the id it was first sent with."""
+    if client_id is None:
+        return uuid.uuid4().hex
+    return uuid.uuid5(_MESSAGE_IDS, f"{lesson_id}:{author_id}:{client_id}").hex
+
+
 async def store_one(db: Database, outgoing: Outgoing) -> Posted:
-    """Store and publish one checked message (see ``store_many``)."""
+    """Publish and store one checked message (see ``store_many``)."""
     (result,) = await store_many(db, [outgoing])
     if isinstance(result, BaseException):
         raise result
@@ -155,60 +164,36 @@ async def store_one(db: Database, outgoing: Outgoing) -> Posted:
 
 
 async def store_many(db: Database, batch: Sequence[Outgoing]) -> list[Posted | BaseException]:
-    """Store and publish checked messages in one transaction: insert them all, publish
-    each in order, keep the offsets of those delivered and drop those that were not.
-    Each gets its result, or the error of its own publication."""
-    try:
-        async with db.transaction() as connection:
-            try:
-                await connection.execute(_STORE_MESSAGES, [_row_of(o.view) for o in batch])
-            except IntegrityError as exc:
-                raise _Resent from exc
-            return await _publish_stored(connection, batch)
-    except _Resent:
-        # A resend of a stored message (same client id) fails on the unique constraint and
-        # is answered with the stored one: no look-up before each post.
-        if len(batch) > 1:  # someone's resend spoilt the batch: each on its own
-            return [(await store_many(db, [outgoing]))[0] for outgoing in batch]
-        try:
-            return [await _resent(db, batch[0].view)]
-        except Exception as exc:
-            return [exc]
+    """Publish checked messages, all asked for at once and in order, then store those
+    delivered in one statement with their offsets. Each gets its result, or the error of
+    its own publication; a message that could not be delivered is not kept, and the sender
+    may resend it.
 
-
-class _Resent(Exception):
-    """The batch holds a message already stored (its insert was refused)."""
-
-
-async def _publish_stored(
-    connection: AsyncConnection, batch: Sequence[Outgoing]
-) -> list[Posted | BaseException]:
-    # Published inside the transaction: a message that could not be delivered is not
-    # kept, and the sender may resend it with the same client id. All are asked for at
-    # once, in order, so that the bus can send them together.
+    A message delivered but not stored (the database failed) fails with the database's
+    error; its resend (same client id) is not delivered again and is stored then."""
     published = await asyncio.gather(
         *(outgoing.publish(outgoing.view) for outgoing in batch), return_exceptions=True
     )
     results: list[Posted | BaseException] = []
-    offsets: list[dict[str, object]] = []
-    undelivered: list[str] = []
-    for outgoing, offset in zip(batch, published, strict=True):
-        if isinstance(offset, BaseException):
-            if not isinstance(offset, Exception):
-                raise offset  # cancelled: the transaction is rolled back
-            results.append(offset)
-            undelivered.append(outgoing.view.id)
+    rows: list[dict[str, object]] = []
+    for outgoing, answer in zip(batch, published, strict=True):
+        if isinstance(answer, BaseException):
+            if not isinstance(answer, Exception):
+                raise answer  # cancelled
+            results.append(answer)
             continue
-        results.append((outgoing.view, offset))
-        offsets.append({"message_id": outgoing.view.id, "message_offset": offset})
-    if offsets:
-        await connection.execute(_SET_OFFSETS, offsets)
-    if undelivered:
-        await connection.execute(delete_rows(_MESSAGES).where(_MESSAGES.c.id.in_(undelivered)))
+        offset, delivered_now = answer
+        rows.append(_row_of(outgoing.view, offset))
+        results.append((outgoing.view, offset if delivered_now else None))
+    if rows:
+        async with db.autocommit() as connection:  # one statement: it commits on its own
+            await connection.execute(
+                _STORE_ON_SQLITE if db.is_sqlite else _STORE_ON_POSTGRESQL, rows
+            )
     return results
 
 
-def _row_of(view: MessageView) -> dict[str, object]:
+def _row_of(view: MessageView, offset: int) -> dict[str, object]:
     return {
         "id": view.id,
         "lesson_id": view.lesson_id,
@@ -217,29 +202,8 @@ def _row_of(view: MessageView) -> dict[str, object]:
         "text": view.text,
         "client_id": view.client_id,
         "sent_at": view.sent_at,
+        "offset": offset,
     }
-
-
-async def _resent(db: Database, view: MessageView) -> Posted:
-    """A message refused as a duplicate: the stored one with the same client id."""
-    if view.client_id is None:
-        raise RuntimeError("a message without a client id was refused as a duplicate")
-    existing = await _by_client_id(db, view.lesson_id, view.author.id, view.client_id)
-    if existing is None:
-        raise RuntimeError("a message was refused as a duplicate but none is stored")
-    return existing, None
-
-
-async def _by_client_id(
-    db: Database, lesson_id: int, author_id: int, client_id: str
-) -> MessageView | None:
-    views = await _views(
-        db,
-        ChatMessage.lesson_id == lesson_id,
-        ChatMessage.author_id == author_id,
-        ChatMessage.client_id == client_id,
-    )
-    return views[0] if views else None
 
 
 async def history(db: Database, room: Room, viewer: Principal) -> list[MessageView]:
@@ -256,11 +220,6 @@ async def history_in(session: Reader, room: Room, viewer: Principal) -> list[Mes
     return await _run_views(
         session, _HISTORY_OF_MEMBER, {"lesson_id": room.lesson.id, "viewer_id": viewer.person_id}
     )
-
-
-async def _views(db: Database, *conditions: object, limit: int = 1) -> list[MessageView]:
-    async with db.session() as session:
-        return await _run_views(session, _view_query(*conditions, limit=limit), {})
 
 
 def _view_query(*conditions: object, limit: int) -> AnySelect:

@@ -234,6 +234,12 @@ class RealtimeServer:
         wire = msgspec.to_builtins(data, builtin_types=WIRE_TYPES)
         return await self._require_bus().publish(channel, codec.encode([event, wire]))
 
+    async def publish_once(self, channel: str, event: str, data: Any, key: str) -> tuple[int, bool]:
+        """Publish as ``publish`` unless an event with this key was published on the channel
+        lately; its offset and whether this call published it (see ``Bus.publish_once``)."""
+        wire = msgspec.to_builtins(data, builtin_types=WIRE_TYPES)
+        return await self._require_bus().publish_once(channel, codec.encode([event, wire]), key)
+
     def _lock(self, channel: str) -> asyncio.Lock:
         lock = self._channel_locks.get(channel)
         if lock is None:

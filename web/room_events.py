@@ -271,13 +271,18 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         principal = principal_of(call)
         room = await room_of(call, payload.lesson_id)
 
-        async def publish(view: MessageView) -> int:
-            if view.to is None:
-                return await realtime.publish(
-                    rooms.room_channel(view.lesson_id), "chat.message", view
-                )
-            await realtime.publish(rooms.user_channel(view.author.id), "chat.message", view)
-            return await realtime.publish(rooms.user_channel(view.to.id), "chat.message", view)
+        async def publish(view: MessageView) -> tuple[int, bool]:
+            channels = (
+                [rooms.room_channel(view.lesson_id)]
+                if view.to is None
+                else [rooms.user_channel(view.author.id), rooms.user_channel(view.to.id)]
+            )
+            if view.client_id is None:
+                offsets = [await realtime.publish(c, "chat.message", view) for c in channels]
+                return offsets[-1], True
+            key = f"chat:{view.lesson_id}:{view.author.id}:{view.client_id}"
+            answers = [await realtime.publish_once(c, "chat.message", view, key) for c in channels]
+            return answers[-1]  # a private message's offset is on the recipient's channel
 
         me = cache.known_author(room.lesson.id, principal.person_id) or await authors.of(
             principal.person_id

@@ -1,11 +1,13 @@
-"""Chat messages posted together are stored in one transaction, on SQLite and PostgreSQL:
-each is published once, a resend is still recognised, and a message that could not be
-delivered is not kept while the others are."""
+"""Chat messages posted together are published at once and stored in one statement, on
+SQLite and PostgreSQL: each is published once, a resend is still recognised, a message that
+could not be delivered is not kept while the others are, and one delivered but not stored
+is stored by its resend without being delivered again."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -22,17 +24,38 @@ NOW = dt.datetime.combine(DEMO_DAY, dt.time(8, 35), dt.UTC)
 
 
 class Channel:
-    """Stands for the bus: offsets in publication order; refuses texts it is told to."""
+    """Stands for the bus: offsets in publication order, once per client id (as
+    ``publish_once``); refuses texts it is told to."""
 
     def __init__(self, refuse: str = "") -> None:
         self.published: list[str] = []
         self.refuse = refuse
+        self._once: dict[tuple[int, str], int] = {}
 
-    async def publish(self, view: chat.MessageView) -> int:
+    async def publish(self, view: chat.MessageView) -> tuple[int, bool]:
         if self.refuse and view.text == self.refuse:
             raise ConnectionError("the bus is down")
+        key = None if view.client_id is None else (view.author.id, view.client_id)
+        if key is not None and key in self._once:
+            return self._once[key], False
         self.published.append(view.id)
-        return len(self.published)
+        if key is not None:
+            self._once[key] = len(self.published)
+        return len(self.published), True
+
+
+class FailingStore(Database):
+    """The database, but its next ``failures`` writes fail (the seam this test is about)."""
+
+    def __init__(self, db: Database, failures: int) -> None:
+        self.__dict__.update(db.__dict__)
+        self.failures = failures
+
+    def autocommit(self) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("the database is gone")
+        return super().autocommit()
 
 
 async def test_messages_posted_together_are_stored_and_published_once(db: Database) -> None:
@@ -107,3 +130,37 @@ async def test_a_failed_batch_fails_each_of_its_messages(db: Database) -> None:
             publish=Channel().publish,
             store=writer.submit,
         )
+
+
+async def test_a_message_delivered_but_not_stored_is_stored_by_its_resend(db: Database) -> None:
+    lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
+    room = await rooms.load_room(db, lesson, 1)
+    student = await login(db, "student")
+    author = await rooms.author_of(db, student.person_id)
+    channel = Channel()
+    flaky = FailingStore(db, failures=1)
+
+    async def send() -> chat.Posted:
+        return await chat.post(
+            flaky,
+            room,
+            author,
+            student,
+            "hi",
+            state=RoomState.LIVE,
+            to_id=None,
+            client_id="c-9",
+            now=NOW,
+            publish=channel.publish,
+        )
+
+    with pytest.raises(ConnectionError):
+        await send()
+    assert len(channel.published) == 1, "members got it"
+    assert await chat.history(db, room, student) == []
+    view, offset = await send()
+    assert offset is None, "not delivered again"
+    assert view.id == channel.published[0]
+    stored = await chat.history(db, room, student)
+    assert [(m.id, m.text) for m in stored] == [(view.id, "hi")]
+    assert len(channel.published) == 1

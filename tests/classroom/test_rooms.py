@@ -170,9 +170,16 @@ async def test_chat_rules(db: Database) -> None:
     classmate = await login(db, "student-5a-02")
     published: list[chat.MessageView] = []
 
-    async def publish(view: chat.MessageView) -> int:
+    async def publish(view: chat.MessageView) -> tuple[int, bool]:
+        """As the bus's ``publish_once``: once per author and client id."""
+        for offset, earlier in enumerate(published, start=1):
+            if view.client_id is not None and (earlier.author, earlier.client_id) == (
+                view.author,
+                view.client_id,
+            ):
+                return offset, False
         published.append(view)
-        return len(published)
+        return len(published), True
 
     async def post(who: Principal, text: str, **kwargs: object) -> chat.MessageView:
         state = kwargs.pop("state", RoomState.LIVE)
