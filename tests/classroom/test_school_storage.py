@@ -170,7 +170,7 @@ async def test_profile_of_a_student_names_the_class_only(db: Database) -> None:
     assert profile.children == []
 
 
-async def test_warming_up_opens_the_pool_and_shows_every_connection_every_table(db: Database) -> None:
+async def test_warming_up_shows_every_pooled_connection_every_table(db: Database) -> None:
     planned: defaultdict[int, set[str]] = defaultdict(set)
 
     def record(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:

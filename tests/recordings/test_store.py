@@ -80,8 +80,8 @@ async def test_the_timeline_holds_the_rooms_messages_during_the_recording(db: Da
     author = await rooms.author_of(db, student.person_id)
     offsets = iter(range(41, 100))
 
-    async def publish(_view: chat.MessageView) -> int:
-        return next(offsets)
+    async def publish(_view: chat.MessageView) -> tuple[int, bool]:
+        return next(offsets), True
 
     async def post(text: str, at: dt.datetime) -> None:
         await chat.post(

@@ -89,8 +89,8 @@ class Recorded:
         async def board_published(_effect: Effect) -> int:
             return next(offsets)
 
-        async def chat_published(_view: chat.MessageView) -> int:
-            return next(offsets)
+        async def chat_published(_view: chat.MessageView) -> tuple[int, bool]:
+            return next(offsets), True
 
         boards = Boards(db)
         actor = Actor(teacher.person_id, Standing.TEACHER)
