@@ -16,11 +16,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from classroom.errors import NotFound
 from classroom.rooms import Author, LessonFacts, Room, find_room
 from classroom.storage.database import Database
+from classroom.storage.direct import DirectRead
 from classroom.storage.models import Enrolment, JoinLinkGeneration, Person, RoomExclusion
 
 DEFAULT_TTL_SECONDS = 300.0
@@ -51,25 +52,32 @@ class LessonEntry:
         )
 
 
+# The three reads of a lesson not kept, built once: building a statement through
+# SQLAlchemy cost more than running it.
+_STUDENTS_OF_CLASS = DirectRead(
+    select(Enrolment.student_id, Person.display_name, Person.role)
+    .join(Person, Person.id == Enrolment.student_id)
+    .where(Enrolment.class_id == bindparam("class_id"))
+)
+_LINK_GENERATIONS = DirectRead(
+    select(JoinLinkGeneration.person_id, JoinLinkGeneration.generation).where(
+        JoinLinkGeneration.lesson_id == bindparam("lesson_id")
+    )
+)
+_REMOVED = DirectRead(
+    select(RoomExclusion.person_id).where(RoomExclusion.lesson_id == bindparam("lesson_id"))
+)
+
+
 async def load_entry(db: Database, lesson: LessonFacts) -> LessonEntry:
-    """The entry facts of a whole lesson, read in one session."""
+    """The entry facts of a whole lesson, read on one connection."""
     async with db.reader() as connection:
-        students = await connection.execute(
-            select(Enrolment.student_id, Person.display_name, Person.role)
-            .join(Person, Person.id == Enrolment.student_id)
-            .where(Enrolment.class_id == lesson.class_id)
-        )
-        authors = {int(id_): Author(int(id_), name, role) for id_, name, role in students.all()}
-        generations = await connection.execute(
-            select(JoinLinkGeneration.person_id, JoinLinkGeneration.generation).where(
-                JoinLinkGeneration.lesson_id == lesson.id
-            )
-        )
-        current = {int(person): int(generation) for person, generation in generations.all()}
-        excluded = await connection.execute(
-            select(RoomExclusion.person_id).where(RoomExclusion.lesson_id == lesson.id)
-        )
-        removed = frozenset(int(person) for (person,) in excluded.all())
+        students = await _STUDENTS_OF_CLASS.rows(connection, {"class_id": lesson.class_id})
+        generations = await _LINK_GENERATIONS.rows(connection, {"lesson_id": lesson.id})
+        excluded = await _REMOVED.rows(connection, {"lesson_id": lesson.id})
+    authors = {int(id_): Author(int(id_), name, role) for id_, name, role in students}
+    current = {int(person): int(generation) for person, generation in generations}
+    removed = frozenset(int(person) for (person,) in excluded)
     return LessonEntry(frozenset(authors), current, removed, authors)
 
 

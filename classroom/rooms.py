@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import msgspec
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -22,6 +22,7 @@ from classroom import join_links
 from classroom.errors import Forbidden, InvalidInput, NotFound
 from classroom.roles import Principal, Role
 from classroom.storage.database import Database
+from classroom.storage.direct import DirectRead
 from classroom.storage.models import (
     Enrolment,
     JoinLinkGeneration,
@@ -159,39 +160,42 @@ async def load_room(db: Database, lesson_id: int, school_id: int) -> Room:
     return room
 
 
+# A room entry that finds its lesson not kept reads it with this, built once (building a
+# statement costs more than running it).
+_ROOM_OF_LESSON = DirectRead(
+    select(
+        LessonOccurrence.id,
+        SchoolClass.school_id,
+        LessonOccurrence.class_id,
+        SchoolClass.name,
+        LessonOccurrence.teacher_id,
+        _TEACHER.display_name,
+        Subject.name,
+        LessonOccurrence.date,
+        LessonOccurrence.starts_at,
+        LessonOccurrence.ends_at,
+        LessonOccurrence.online,
+        LessonRoom.lesson_id,
+        LessonRoom.opened_at,
+        LessonRoom.live_at,
+        LessonRoom.ended_at,
+        LessonRoom.locked,
+        LessonRoom.chat_locked,
+        LessonRoom.muted_all,
+    )
+    .join(SchoolClass, SchoolClass.id == LessonOccurrence.class_id)
+    .join(_TEACHER, _TEACHER.id == LessonOccurrence.teacher_id)
+    .join(Subject, Subject.id == LessonOccurrence.subject_id)
+    .outerjoin(LessonRoom, LessonRoom.lesson_id == LessonOccurrence.id)
+    .where(LessonOccurrence.id == bindparam("lesson_id"))
+)
+
+
 async def find_room(db: Database, lesson_id: int) -> Room | None:
     """The room of a lesson of any school (the caller checks the school)."""
-    teacher = _TEACHER
     async with db.reader() as connection:
-        row = (
-            await connection.execute(
-                select(
-                    LessonOccurrence.id,
-                    SchoolClass.school_id,
-                    LessonOccurrence.class_id,
-                    SchoolClass.name,
-                    LessonOccurrence.teacher_id,
-                    teacher.display_name,
-                    Subject.name,
-                    LessonOccurrence.date,
-                    LessonOccurrence.starts_at,
-                    LessonOccurrence.ends_at,
-                    LessonOccurrence.online,
-                    LessonRoom.lesson_id,
-                    LessonRoom.opened_at,
-                    LessonRoom.live_at,
-                    LessonRoom.ended_at,
-                    LessonRoom.locked,
-                    LessonRoom.chat_locked,
-                    LessonRoom.muted_all,
-                )
-                .join(SchoolClass, SchoolClass.id == LessonOccurrence.class_id)
-                .join(teacher, teacher.id == LessonOccurrence.teacher_id)
-                .join(Subject, Subject.id == LessonOccurrence.subject_id)
-                .outerjoin(LessonRoom, LessonRoom.lesson_id == LessonOccurrence.id)
-                .where(LessonOccurrence.id == lesson_id)
-            )
-        ).first()
+        rows = await _ROOM_OF_LESSON.rows(connection, {"lesson_id": lesson_id})
+    row = rows[0] if rows else None
     if row is None:
         return None
     (

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 import pytest
 from sqlalchemy import event
@@ -15,6 +16,7 @@ from classroom import rooms
 from classroom.demo import add_lesson
 from classroom.errors import NotFound
 from classroom.room_cache import RoomCache
+from classroom.storage import direct
 from classroom.storage.database import Database
 from tests.conftest import DEMO_DAY
 from tests.conftest import demo_principal as login
@@ -32,15 +34,23 @@ class Clock:
 
 @contextmanager
 def counted(db: Database) -> Iterator[list[str]]:
-    """The SQL statements the database receives meanwhile."""
+    """The SQL statements the database receives meanwhile: through SQLAlchemy, and those
+    run straight on asyncpg (``classroom.storage.direct``)."""
     statements: list[str] = []
 
     def seen(*args: Any) -> None:
         statements.append(str(args[2]))
 
+    run_on_driver = direct._on_driver
+
+    async def on_driver(connection: Any, work: Any) -> Any:
+        statements.append("(a statement run on asyncpg)")
+        return await run_on_driver(connection, work)
+
     event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
     try:
-        yield statements
+        with mock.patch.object(direct, "_on_driver", on_driver):
+            yield statements
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
 
