@@ -46,6 +46,11 @@ class EventError(Exception):
         self.reply = ErrorReply(code, message)
 
 
+class ConnectionGone(ConnectionError):
+    """The connection closed while one of its events ran: there is nobody left to answer,
+    and nothing failed on the server's side."""
+
+
 @dataclass(slots=True)
 class Call:
     """One inbound event: who sent it and on which connection."""
@@ -142,6 +147,9 @@ class EventRouter:
             return {"ok": True, "data": msgspec.to_builtins(result, builtin_types=WIRE_TYPES)}
         except EventError as exc:
             return exc.reply.as_reply()
+        except ConnectionGone as exc:
+            log.debug("event %s: %s", call.event, exc)
+            return ErrorReply("connection_gone", str(exc)).as_reply()
         except Exception as exc:
             reply = self._translate(exc) if self._translate else None
             if reply is None:

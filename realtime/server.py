@@ -26,7 +26,14 @@ from realtime import codec
 from realtime.bus import Bus
 from realtime.front_door import FrontDoor
 from realtime.lean_engineio import LeanSocket, LeanSocketIOServer, websocket_frame
-from realtime.router import WIRE_TYPES, Call, ConnectionLimits, ErrorReply, EventRouter
+from realtime.router import (
+    WIRE_TYPES,
+    Call,
+    ConnectionGone,
+    ConnectionLimits,
+    ErrorReply,
+    EventRouter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +260,7 @@ class RealtimeServer:
         """
         connection = self._connections.get(sid)
         if connection is None:
-            raise ConnectionError("the connection is gone")
+            raise ConnectionGone("the connection closed while it joined a channel")
         bus = self._require_bus()
         async with self._lock(channel):
             state = self._channels.get(channel)
@@ -294,7 +301,7 @@ class RealtimeServer:
         for offset, event, data, _frame in newer:
             replay.append(ChannelEvent(event=event, offset=offset, data=data))
         if connection.sid not in self._connections:
-            raise ConnectionError("the connection is gone")
+            raise ConnectionGone("the connection closed while it joined a channel")
         state.members[sid] = connection.eio_sid
         connection.channels.add(channel)
         offset = replay[-1].offset if replay else history_head

@@ -8,7 +8,14 @@ import msgspec
 import pytest
 
 from realtime.codec import OversizePayload
-from realtime.router import Call, ConnectionLimits, ErrorReply, EventRouter, Rate
+from realtime.router import (
+    Call,
+    ConnectionGone,
+    ConnectionLimits,
+    ErrorReply,
+    EventRouter,
+    Rate,
+)
 
 
 class Greeting(msgspec.Struct, forbid_unknown_fields=True):
@@ -115,3 +122,19 @@ async def test_overall_rate_limit_covers_unknown_events_too() -> None:
 def test_an_event_cannot_be_registered_twice(router: EventRouter) -> None:
     with pytest.raises(ValueError, match="registered twice"):
         router.register("greet", Greeting, greet)
+
+
+async def test_an_event_whose_connection_left_is_answered_without_an_error_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def join(call: Call, payload: Greeting) -> None:
+        raise ConnectionGone("the connection closed while it joined a channel")
+
+    router = EventRouter(events_per_second=1000, event_burst=1000)
+    router.register("join", Greeting, join)
+    with caplog.at_level("INFO", logger="realtime.router"):
+        reply = await router.dispatch(
+            Call("sid-1", "principal-1", "join"), ({"name": "x"},), router.new_limits()
+        )
+    assert reply["error"]["code"] == "connection_gone"
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "WARNING")] == []
