@@ -21,7 +21,7 @@ from bench.storm.plan import (
     ClientTuning,
     Target,
 )
-from bench.storm.student import Student
+from bench.storm.student import Student, first_address
 from bench.storm.tally import Tally
 
 PROGRESS_EVERY = 0.5
@@ -41,7 +41,10 @@ class LoadWorker:
         self.index = index
         self.arrivals = arrivals
         self.tally = Tally()
-        self.students = [Student(a.seat, target, source, self.tally, tuning) for a in arrivals]
+        self.students = [
+            Student(a.seat, target, first_address(source, n), self.tally, tuning)
+            for n, a in enumerate(arrivals)
+        ]
         self._commands = commands
         self._reports = reports
         self._tasks: set[asyncio.Task[Any]] = set()

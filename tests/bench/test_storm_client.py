@@ -11,7 +11,13 @@ import pytest
 from aiohttp import web
 
 from bench.storm.plan import ClientTuning, Seat, Target
-from bench.storm.student import Student, failure_reason, retry_address
+from bench.storm.student import (
+    CONNECTIONS_PER_ADDRESS,
+    Student,
+    failure_reason,
+    first_address,
+    retry_address,
+)
 from bench.storm.tally import Tally
 from bench.storm.wire import HandshakeFailed, WebSocket
 from classroom.errors import Overloaded
@@ -31,6 +37,19 @@ def test_retries_come_from_many_loopback_addresses_apart_from_other_workers() ->
         assert ipaddress.ip_address(address) in ipaddress.ip_network("127.0.0.0/8")
         assert not address.startswith("127.0.0.")
     assert {a.split(".")[1] for a in first}.isdisjoint({a.split(".")[1] for a in second})
+
+
+def test_a_load_workers_students_spread_over_addresses_of_its_own() -> None:
+    firsts = [first_address("127.0.0.2", n) for n in range(3 * CONNECTIONS_PER_ADDRESS)]
+    assert firsts[0] == firsts[CONNECTIONS_PER_ADDRESS - 1] == "127.0.0.2"
+    assert firsts[CONNECTIONS_PER_ADDRESS] == "127.1.2.1"
+    assert firsts[-1] == "127.1.2.2"
+    others = {first_address("127.0.0.3", n) for n in range(3 * CONNECTIONS_PER_ADDRESS)}
+    assert others.isdisjoint(firsts)
+    # Retries from a spread address still come from the worker's own retry range.
+    assert {retry_address("127.1.2.2").split(".")[1] for _ in range(50)} == {
+        retry_address("127.0.0.2").split(".")[1]
+    }
 
 
 @pytest.fixture
