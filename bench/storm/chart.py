@@ -17,7 +17,10 @@ def draw(report: dict[str, Any], path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - an optional extra
         raise SystemExit("--chart needs matplotlib: pip install -e '.[bench]'") from exc
-    figure, (arrivals, latency) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    cpu = report.get("cpu_timeline") or []
+    panels = 3 if cpu else 2
+    figure, axes = plt.subplots(panels, 1, figsize=(10, 3.5 * panels), sharex=True)
+    arrivals, latency = axes[0], axes[1]
     timeline = report.get("join_timeline") or []
     seconds = [p["second"] for p in timeline]
     arrivals.bar(
@@ -54,8 +57,24 @@ def draw(report: dict[str, Any], path: Path) -> None:
                 latency.plot(xs, ys, style, label=f"{name} {q}")
     latency.set_yscale("log")
     latency.set_ylabel("join latency, ms (arrival → ack)")
-    latency.set_xlabel("seconds since the first scheduled arrival")
     latency.legend(fontsize=8, ncol=3)
+    if cpu:
+        _draw_cpu(axes[2], cpu, report.get("cpus") or 1)
+    axes[-1].set_xlabel("seconds since the first scheduled arrival")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _draw_cpu(axis: Any, points: list[dict[str, Any]], cpus: int) -> None:
+    """The machine's cores in use (user space and kernel stacked) and the server's share."""
+    seconds = [p["second"] for p in points]
+    user = [p["machine_user"] * cpus for p in points]
+    kernel = [p["machine_kernel"] * cpus for p in points]
+    axis.stackplot(
+        seconds, user, kernel, colors=("#c8d3e6", "#e6a3a3"), labels=("machine: user", "kernel")
+    )
+    axis.plot(seconds, [p["server_cores"] for p in points], "-", color="#4c72b0", label="server")
+    axis.set_ylim(0, cpus * 1.05)
+    axis.set_ylabel(f"cores in use (of {cpus})")
+    axis.legend(fontsize=8, ncol=3, loc="upper left")

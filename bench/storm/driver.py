@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.storm import procstat, profile
+from bench.storm.cpu_timeline import CpuTimeline
 from bench.storm.fleet import Fleet
 from bench.storm.plan import Arrival, ClientTuning, Target
 from bench.storm.stats import join_latency, summary
@@ -110,13 +111,20 @@ class Driver(Fleet):
         pids = self.server.pids()
         rss_before, cpu_before, infra_before = _rss(pids), _cpu(pids), procstat.infra_cpu()
         schedule_span = max((a.at for a in self.arrivals), default=0.0)
-        self._broadcast("start", at=time.time() + 1.0)
+        start_at = time.time() + 1.0
+        self._broadcast("start", at=start_at)
         profiler = self._start_profile(phases, "joins")
-        self._wait(
-            lambda: self._total("arrivals_done") == len(self.workers),
-            schedule_span + 2 * self.tuning.join_timeout + 30,
-            "joining",
-        )
+        cpu_timeline = CpuTimeline(start_at, self.server.pids)
+        self.on_tick = cpu_timeline.sample
+        try:
+            self._wait(
+                lambda: self._total("arrivals_done") == len(self.workers),
+                schedule_span + 2 * self.tuning.join_timeout + 30,
+                "joining",
+            )
+        finally:
+            self.on_tick = None
+        metrics["cpu_timeline"] = cpu_timeline.points()
         join_cpu = _cpu_spent(cpu_before, _cpu(self.server.pids()))
         metrics["join_infra_cpu_s"] = procstat.infra_spent(infra_before)
         self._finish_profile(profiler, phases, metrics)

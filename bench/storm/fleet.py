@@ -58,6 +58,8 @@ class Fleet:
         self.commands: list[Connection] = []
         self.state: dict[int, dict[str, int]] = {}  # each worker's latest progress
         self._ready: set[int] = set()
+        self.on_tick: Callable[[], None] | None = None
+        """Called every turn of ``_wait`` (a tenth of a second): for sampling alongside."""
 
     # -- load workers -------------------------------------------------------------------
 
@@ -114,6 +116,8 @@ class Fleet:
                 return False
             self._pump(0.1)
             self._show(what)
+            if self.on_tick is not None:
+                self.on_tick()
         return True
 
     def _show(self, phase: str) -> None:

@@ -96,3 +96,11 @@ def infra_spent(before: dict[tuple[str, int], float]) -> dict[str, float]:
     for (comm, pid), now in infra_cpu().items():
         totals[comm] += now - before.get((comm, pid), 0.0)
     return {name: round(value, 2) for name, value in totals.items()}
+
+
+def machine_cpu_seconds() -> tuple[float, float, float]:
+    """The whole machine's CPU time since boot, in seconds summed over its cores: spent in
+    user space, in the kernel (interrupts included), and in all (idle and waiting too)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, _steal = fields
+    return (user + nice) / TICKS, (system + irq + softirq) / TICKS, sum(fields) / TICKS

@@ -17,6 +17,7 @@ STUDENTS = 600
 def test_small_storm_report(tmp_path: Path) -> None:
     report_path = tmp_path / "storm.json"
     summary_path = tmp_path / "storm.md"
+    chart_path = tmp_path / "storm.png"
     command = [
         sys.executable,
         "-m",
@@ -33,6 +34,7 @@ def test_small_storm_report(tmp_path: Path) -> None:
         "--timeout=100",
         f"--json={report_path}",
         f"--markdown={summary_path}",
+        f"--chart={chart_path}",
     ]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=110)
     assert finished.returncode == 0, finished.stderr[-3000:]
@@ -63,6 +65,14 @@ def test_small_storm_report(tmp_path: Path) -> None:
     assert raw["deliveries"]["received"] == raw["deliveries"]["expected"]
     assert report["gc"] == {"thresholds": "100000,50,100", "freeze": True}
     assert "| urok |" in summary_path.read_text()
+
+    cpu = report["cpu_timeline"]
+    assert cpu and [p["second"] for p in cpu] == sorted({p["second"] for p in cpu})
+    for point in cpu:
+        assert 0 <= point["machine_user"] <= 1 and 0 <= point["machine_kernel"] <= 1
+        assert point["server_cores"] >= 0
+    assert sum(p["server_cores"] for p in cpu) > 0, "the server worked while students joined"
+    assert chart_path.read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.timeout(120)
