@@ -12,24 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import time
 
 from sqlalchemy import text
 
-from bench.storm import scratch_db
+from bench.storm import procstat, scratch_db
 from bench.storm.seed import seed_storm
 from classroom.room_cache import load_entry
 from classroom.rooms import find_room
 from classroom.storage.database import Database
 
 SECRET = "room-miss-bench-" + "k" * 32
-
-
-def _process_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _measure(students: int, reads: int, rounds: int, admin_url: str) -> None:
@@ -53,9 +46,9 @@ async def _measure(students: int, reads: int, rounds: int, admin_url: str) -> No
 
         await read_all(200)  # statements prepared, plans cached
         for round_ in range(1, rounds + 1):
-            ours, theirs = time.process_time(), _process_cpu_s(backend)
+            ours, theirs = time.process_time(), procstat.cpu_seconds(backend)
             await read_all(reads)
-            ours, theirs = time.process_time() - ours, _process_cpu_s(backend) - theirs
+            ours, theirs = time.process_time() - ours, procstat.cpu_seconds(backend) - theirs
             print(
                 f"round {round_}: {1e6 * ours / reads:.0f} µs of this process's CPU and "
                 f"{1e6 * theirs / reads:.0f} µs of PostgreSQL's per room and class read"
