@@ -384,7 +384,10 @@ class RealtimeServer:
         if connection is None:
             return
         for channel in list(connection.channels):
-            await self.detach(sid, channel)
+            try:
+                await self.detach(sid, channel)
+            except Exception:  # the hooks below (attendance, notices) must run all the same
+                log.exception("leaving a channel on disconnect failed")
         for hook in self._disconnect_hooks:
             try:
                 await hook(sid, connection.principal)

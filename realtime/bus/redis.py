@@ -233,7 +233,12 @@ class RedisBus(Bus):
             return
         self._subscribed.discard(channel)
         self._last.pop(channel, None)
-        await self._change("unsubscribe", channel)
+        try:
+            await self._change("unsubscribe", channel)
+        except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError):
+            # The pub/sub connection is lost: the next one subscribes only the channels still
+            # wanted, and until then messages of this one are ignored.
+            log.debug("a channel left while the pub/sub connection was lost")
 
     async def _change(self, kind: str, channel: str) -> None:
         """Send (UN)SUBSCRIBE and wait until Redis confirms it on the pub/sub connection."""
@@ -284,6 +289,10 @@ class RedisBus(Bus):
             if old is not None:
                 with contextlib.suppress(Exception):
                     await old.aclose()  # type: ignore[no-untyped-call, unused-ignore]
+            # Channels left while the old connection was lost are not on the new one.
+            for (kind, _wire), future in self._confirm.items():
+                if kind == "unsubscribe" and not future.done():
+                    future.set_result(None)
             try:
                 if self._subscribed:
                     await self._pubsub.subscribe(*(self._wire(c) for c in self._subscribed))

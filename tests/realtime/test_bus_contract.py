@@ -304,22 +304,50 @@ async def test_nothing_is_lost_when_the_pubsub_connection_drops(
     subscriber, publisher, first = await redis_subscriber_and_publisher(
         make_node, b"0", "a dropped connection is a Redis matter"
     )
-    admin = aioredis.Redis.from_url(redis_url)
-    try:
-        clients = await admin.client_list()
-        name = subscriber.bus.pubsub_client_name
-        ids = [c["id"] for c in clients if c.get("name") == name]
-        assert ids, "the pub/sub connection carries the bus's client name"
-        for client_id in ids:
-            await admin.client_kill_filter(_id=client_id)
-    finally:
-        await admin.aclose()
+    await drop_pubsub_connection(subscriber, redis_url)
     for n in range(1, 21):
         await publisher.bus.publish("room:1", str(n).encode())
     received = await subscriber.wait_for(21, timeout=15)
     await asyncio.sleep(0.2)
     assert [offset for _, offset, _ in received] == list(range(first, first + 21))
     assert [int(payload) for _, _, payload in received] == list(range(21))
+
+
+async def test_a_channel_left_while_the_pubsub_connection_is_lost_stays_left(
+    make_node: NodeFactory, redis_url: str
+) -> None:
+    subscriber, publisher, first = await redis_subscriber_and_publisher(
+        make_node, b"0", "a dropped connection is a Redis matter"
+    )
+    await subscriber.bus.subscribe("room:2")
+    await drop_pubsub_connection(subscriber, redis_url)
+    # Neither an error nor a wait for a confirmation that the lost connection cannot bring
+    # (its deadline is 10 s; this guard is only against a hang).
+    await asyncio.wait_for(subscriber.bus.unsubscribe("room:2"), timeout=5)
+    assert subscriber.bus.subscriptions == frozenset({"room:1"})
+    await publisher.bus.publish("room:2", b"not for this node")
+    for n in range(1, 4):
+        await publisher.bus.publish("room:1", str(n).encode())
+    received = await subscriber.wait_for(4, timeout=15)
+    await asyncio.sleep(0.2)
+    assert [(channel, offset) for channel, offset, _ in received] == [
+        ("room:1", first + n) for n in range(4)
+    ]
+
+
+async def drop_pubsub_connection(node: Node, redis_url: str) -> None:
+    """Have Redis close the node's pub/sub connection, as a restart or a network would."""
+    assert isinstance(node.bus, RedisBus)
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        clients = await admin.client_list()
+        name = node.bus.pubsub_client_name
+        ids = [c["id"] for c in clients if c.get("name") == name]
+        assert ids, "the pub/sub connection carries the bus's client name"
+        for client_id in ids:
+            await admin.client_kill_filter(_id=client_id)
+    finally:
+        await admin.aclose()
 
 
 async def test_a_subscribed_node_goes_on_receiving_after_redis_loses_the_channel(

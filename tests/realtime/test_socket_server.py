@@ -14,6 +14,7 @@ import socketio
 
 from classroom.roles import Principal, Role
 from classroom.tokens import TokenService
+from presence import visits
 from tests.clients import (
     LiveClient,
     enter,
@@ -362,3 +363,31 @@ async def test_a_full_node_refuses_new_connections_quickly_and_takes_them_again_
         await asyncio.sleep(0.1)
     await third.connect(server.url, token)
     assert third.sio.connected
+
+
+async def test_a_disconnect_is_recorded_even_when_leaving_the_channel_fails(
+    live_server: LiveServer, clients: list[LiveClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attendance must not depend on the bus: a failed unsubscribe still closes the visit."""
+    services = live_server.app[SERVICES_KEY]
+    lesson = await a_lesson_now(live_server)
+    student, place = await seated_client(live_server.url, "student", lesson, clients)
+    assert (await enter(student, place))["ok"]
+    person = (await visits_of_lesson(live_server, lesson)).popitem()[1]
+    assert [left for _joined, left, _seen in person] == [None]
+
+    async def broken_unsubscribe(_channel: str) -> None:
+        raise RuntimeError("the bus failed")
+
+    monkeypatch.setattr(services.realtime.bus, "unsubscribe", broken_unsubscribe)
+    await student.close()
+    for _ in range(100):
+        stays = (await visits_of_lesson(live_server, lesson)).popitem()[1]
+        if stays[0][1] is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert stays[0][1] is not None, "the visit is closed by the disconnect hook"
+
+
+async def visits_of_lesson(server: LiveServer, lesson: int) -> dict[int, Any]:
+    return await visits.visits_of(server.app[SERVICES_KEY].db, lesson)
