@@ -309,6 +309,13 @@ class RoomVisit(Base):
     __table_args__ = (
         Index("ix_room_visit_lesson_person", "lesson_id", "person_id"),
         Index("ix_room_visit_node_open", "node_id", "left_at"),
+        # A connection that drops closes its open visits: a few among every visit kept.
+        Index(
+            "ix_room_visit_open_connection",
+            "connection_id",
+            postgresql_where=text("left_at IS NULL"),
+            sqlite_where=text("left_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

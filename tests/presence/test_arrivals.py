@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 
 import pytest
+from sqlalchemy import text
 
 from classroom.demo import add_lesson
 from classroom.storage.database import Database
@@ -110,3 +111,34 @@ async def test_heartbeats_write_one_row_per_node_not_per_visit(db: Database) -> 
     assert (await table_counts(db, "room_visit"))["n_tup_upd"] == 0
     heartbeats = await table_counts(db, "node_heartbeat")
     assert (heartbeats["n_tup_ins"], heartbeats["n_tup_upd"]) == (1, 2)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_departure_reads_only_the_open_visits_of_its_connection(db: Database) -> None:
+    """Visits are kept for every lesson's attendance: a disconnect must not read them all."""
+    lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
+    student = (await login(db, "student")).person_id
+    async with db.reader() as connection:
+        lessons = (await connection.execute(text("SELECT id FROM lesson_occurrence"))).scalars()
+        others = [other for other in lessons if other != lesson][:300]
+    # Other lessons' visits by the same student, closed ones among them.
+    kept = [
+        Arrival(other, student, f"k{other}-{n}", "node-1", NOW)
+        for other in others
+        for n in range(10)
+    ]
+    await visits.arrive_many(db, kept)
+    for arrival in kept[::2]:
+        await visits.depart(db, connection_id=arrival.connection_id, now=NOW)
+    await visits.arrive_many(
+        db, [Arrival(lesson, student, f"c{n}", "node-1", NOW) for n in range(20)]
+    )
+    async with db.autocommit() as connection:
+        await connection.execute(text("ANALYZE room_visit"))
+    before = await table_counts(db, "room_visit")
+    for n in range(20):
+        (departure,) = await visits.depart(db, connection_id=f"c{n}", now=NOW)
+        assert departure.still_here is (n < 19)
+    after = await table_counts(db, "room_visit")
+    assert after["seq_scan"] == before["seq_scan"], "no departure read the whole table"
+    assert after["idx_scan"] >= before["idx_scan"] + 20
