@@ -17,7 +17,6 @@ from typing import cast
 
 import msgspec
 from sqlalchemy import Table, bindparam, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Executable
 
@@ -25,7 +24,7 @@ from classroom.errors import Forbidden, InvalidInput, NotFound
 from classroom.roles import Principal
 from classroom.rooms import MAX_CHAT_LENGTH, Author, Room, RoomState, is_enrolled, is_teacher
 from classroom.storage.database import Database, Reader
-from classroom.storage.direct import AnySelect, DirectRead
+from classroom.storage.direct import AnySelect, DirectInsert, DirectRead
 from classroom.storage.models import ChatMessage, Person
 
 HISTORY_LIMIT = 200
@@ -34,11 +33,21 @@ HISTORY_LIMIT = 200
 _AUTHOR = aliased(Person, name="author")
 _RECIPIENT = aliased(Person, name="recipient")
 
-# Every message runs this: on the table (Core), without the ORM's bulk-statement layer. A
-# row that is already there (a resend's) is left as it is.
-_MESSAGES = cast(Table, ChatMessage.__table__)
-_STORE_ON_POSTGRESQL = postgresql.insert(_MESSAGES).on_conflict_do_nothing()
-_STORE_ON_SQLITE = sqlite.insert(_MESSAGES).on_conflict_do_nothing()
+# Every message runs this. A row that is already there (a resend's) is left as it is.
+_STORE = DirectInsert(
+    cast(Table, ChatMessage.__table__),
+    (
+        "id",
+        "lesson_id",
+        "author_id",
+        "recipient_id",
+        "text",
+        "client_id",
+        "sent_at",
+        "offset",
+    ),
+    skip_conflicts=True,
+)
 
 _MESSAGE_IDS = uuid.UUID("5d0f3c52-8a57-4f0e-9a3b-6f1c2e7d4b10")
 """The namespace of ids made from client ids."""
@@ -187,9 +196,7 @@ async def store_many(db: Database, batch: Sequence[Outgoing]) -> list[Posted | B
         results.append((outgoing.view, offset if delivered_now else None))
     if rows:
         async with db.autocommit() as connection:  # one statement: it commits on its own
-            await connection.execute(
-                _STORE_ON_SQLITE if db.is_sqlite else _STORE_ON_POSTGRESQL, rows
-            )
+            await _STORE.run(connection, rows)
     return results
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Select, Table, bindparam, insert
+from sqlalchemy import Insert, Select, Table, bindparam, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -80,13 +81,29 @@ class DirectRead:
 
 class DirectInsert:
     """An INSERT of many rows of one table, as one prepared statement with pipelined binds
-    (SQLAlchemy renders a multi-row INSERT whose text changes with the number of rows)."""
+    (SQLAlchemy renders a multi-row INSERT whose text changes with the number of rows).
+    ``skip_conflicts`` leaves out rows that would break a unique constraint (``ON CONFLICT
+    DO NOTHING``): those already stored and repeats within the rows alike."""
 
-    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+    def __init__(
+        self, table: Table, columns: Sequence[str], *, skip_conflicts: bool = False
+    ) -> None:
         self._table = table
         self._columns = tuple(columns)
-        self._statement = insert(table).values({name: bindparam(name) for name in columns})
-        self._insert_rows = insert(table)  # other backends: SQLAlchemy's multi-row insert
+        values: dict[str, Any] = {name: bindparam(name) for name in columns}
+        # Inline: without it the statement returns the new primary keys, which nobody reads.
+        self._statement: Insert = (
+            postgresql.insert(table).inline().values(values).on_conflict_do_nothing()
+            if skip_conflicts
+            else insert(table).inline().values(values)
+        )
+        # Other drivers: SQLAlchemy's own insert of many rows.
+        self._on_sqlite: Insert = (
+            sqlite.insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
+        )
+        self._on_postgresql: Insert = (
+            postgresql.insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
+        )
         self._plans: dict[int, tuple[str, tuple[Callable[[Any], Any] | None, ...]]] = {}
 
     async def run(self, connection: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -95,7 +112,8 @@ class DirectInsert:
             return
         dialect = connection.dialect
         if dialect.driver != "asyncpg":
-            await connection.execute(self._insert_rows, [dict(row) for row in rows])
+            statement = self._on_sqlite if dialect.name == "sqlite" else self._on_postgresql
+            await connection.execute(statement, [dict(row) for row in rows])
             return
         sql, binders = self._plans.get(id(dialect)) or self._plan(dialect)
         args = [

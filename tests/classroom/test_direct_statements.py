@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select
+import pytest
+from sqlalchemy import Table, bindparam, select, text
 
 from classroom.roles import Role
 from classroom.storage.database import Database
 from classroom.storage.direct import DirectInsert, DirectRead
-from classroom.storage.models import Person, RaisedHand
+from classroom.storage.models import Person, RaisedHand, RoomVisit
 from tests.conftest import demo_principal as login
 
 NOW = dt.datetime(2026, 9, 1, 8, 35, tzinfo=dt.UTC)
@@ -76,3 +77,53 @@ async def test_inserted_rows_read_back_as_given(db: Database) -> None:
             )
         ).all()
     assert [dict(row._mapping) for row in stored] == rows
+
+
+async def test_conflicting_rows_are_skipped_when_asked(db: Database) -> None:
+    people = [await login(db, name) for name in ("student", "student-5a-02", "teacher")]
+    table = cast(Table, RaisedHand.__table__)
+    columns = ("lesson_id", "person_id", "raised_at")
+    skipping = DirectInsert(table, columns, skip_conflicts=True)
+
+    def hand(person: int, minutes: int) -> dict[str, object]:
+        return {
+            "lesson_id": 1,
+            "person_id": person,
+            "raised_at": NOW + dt.timedelta(minutes=minutes),
+        }
+
+    first, second, third = (p.person_id for p in people)
+    async with db.autocommit() as connection:
+        await skipping.run(connection, [hand(first, 0)])
+        # One already there, one new, and the new one repeated within the same rows.
+        await skipping.run(connection, [hand(first, 5), hand(second, 1), hand(second, 7)])
+        stored = (
+            await connection.execute(
+                select(table.c.person_id, table.c.raised_at).order_by(table.c.person_id)
+            )
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        (first, NOW),
+        (second, NOW + dt.timedelta(minutes=1)),
+    ], "the first row of each key is kept; later ones are skipped, not merged"
+    plain = DirectInsert(table, columns)
+    async with db.autocommit() as connection:
+        with pytest.raises(Exception, match=r"(?i)unique|duplicate"):  # the driver's own error
+            await plain.run(connection, [hand(third, 2), hand(first, 3)])
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_an_insert_does_not_send_back_what_nobody_reads(db: Database) -> None:
+    """New primary keys (here a serial one) are not returned: a row per row, for nothing."""
+    person = await login(db, "student")
+    table = cast(Table, RoomVisit.__table__)
+    columns = ("lesson_id", "person_id", "connection_id", "node_id", "joined_at", "seen_at")
+    insert_visits = DirectInsert(table, columns)
+    row = dict(zip(columns, (1, person.person_id, "c1", "node-1", NOW, NOW), strict=True))
+    async with db.autocommit() as connection:
+        await insert_visits.run(connection, [row])
+        prepared = (
+            await connection.execute(text("SELECT statement FROM pg_prepared_statements"))
+        ).scalars()
+        inserts = [sql for sql in prepared if sql.startswith("INSERT INTO room_visit")]
+    assert inserts and not any("RETURNING" in sql for sql in inserts), inserts
