@@ -22,9 +22,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from classroom.storage.database import Database
-from classroom.storage.direct import DirectInsert
+from classroom.storage.direct import DirectInsert, DirectRead, Row
 from classroom.storage.models import NodeHeartbeat, RoomVisit
 
 HEARTBEAT = dt.timedelta(seconds=20)
@@ -79,26 +80,53 @@ async def arrive(
     return (await arrive_many(db, [arrival]))[0]
 
 
-# Built once: every room entry runs them (in batches), and building costs more than running.
 # The IN lists stay lists, not arrays: PostgreSQL keeps a generic plan for a prepared
 # statement after five runs, and one for `= ANY($1)` made while `room_visit` was nearly
 # empty (a storm's first joins) scans the whole table for as long as nothing analyses it
 # again — 98 CPU-s of PostgreSQL for 40,000 joins where lists took a third of that.
-_OPEN_VISITS = (
-    select(
-        RoomVisit.lesson_id,
-        RoomVisit.person_id,
-        RoomVisit.connection_id,
-        RoomVisit.seen_at,
-        NodeHeartbeat.seen_at,
+# Every room entry runs one (in batches), and building a statement costs more than running
+# it: one is built per pair of list lengths, each length rounded up to a power of two (the
+# last value repeated), so a few dozen statements serve every batch.
+def _open_visits(lessons: int, people: int) -> DirectRead:
+    return DirectRead(
+        select(
+            RoomVisit.lesson_id,
+            RoomVisit.person_id,
+            RoomVisit.connection_id,
+            RoomVisit.seen_at,
+            NodeHeartbeat.seen_at,
+        )
+        .outerjoin(NodeHeartbeat, NodeHeartbeat.node_id == RoomVisit.node_id)
+        .where(
+            RoomVisit.lesson_id.in_([bindparam(f"lesson{n}") for n in range(lessons)]),
+            RoomVisit.person_id.in_([bindparam(f"person{n}") for n in range(people)]),
+            RoomVisit.left_at.is_(None),
+        )
     )
-    .outerjoin(NodeHeartbeat, NodeHeartbeat.node_id == RoomVisit.node_id)
-    .where(
-        RoomVisit.lesson_id.in_(bindparam("lessons", expanding=True)),
-        RoomVisit.person_id.in_(bindparam("people", expanding=True)),
-        RoomVisit.left_at.is_(None),
-    )
-)
+
+
+_OPEN_VISITS: dict[tuple[int, int], DirectRead] = {}
+
+
+def _padded(values: set[int]) -> list[int]:
+    """The values in order, the last repeated up to the next power of two."""
+    ordered = sorted(values)
+    return ordered + ordered[-1:] * ((1 << (len(ordered) - 1).bit_length()) - len(ordered))
+
+
+async def _read_open_visits(
+    connection: AsyncConnection, lessons: set[int], people: set[int]
+) -> list[Row]:
+    lesson_ids, person_ids = _padded(lessons), _padded(people)
+    shape = (len(lesson_ids), len(person_ids))
+    read = _OPEN_VISITS.get(shape)
+    if read is None:
+        read = _OPEN_VISITS[shape] = _open_visits(*shape)
+    params = {f"lesson{n}": value for n, value in enumerate(lesson_ids)}
+    params.update((f"person{n}", value) for n, value in enumerate(person_ids))
+    return await read.rows(connection, params)
+
+
 _NEW_VISITS = DirectInsert(
     cast(Table, RoomVisit.__table__),
     ("lesson_id", "person_id", "connection_id", "node_id", "joined_at", "seen_at"),
@@ -126,11 +154,7 @@ async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
     people = {a.person_id for a in arrivals}
     open_visits: dict[tuple[int, int], list[tuple[str, dt.datetime]]] = {}
     async with db.autocommit() as session:
-        rows = (
-            await session.execute(
-                _OPEN_VISITS, {"lessons": sorted(lessons), "people": sorted(people)}
-            )
-        ).all()
+        rows = await _read_open_visits(session, lessons, people)
         for lesson, person, connection, own_seen, node_seen in rows:
             seen = _last_seen(own_seen, node_seen)
             open_visits.setdefault((lesson, person), []).append((connection, seen))

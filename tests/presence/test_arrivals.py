@@ -43,6 +43,24 @@ async def test_arrivals_together_are_stored_and_tell_first_devices(db: Database)
     await arrivals.close()
 
 
+async def test_batches_of_any_size_find_every_open_visit(db: Database) -> None:
+    """The read of open visits is made for lists of 1, 2, 4, 8… values; the lengths
+    between (3 lessons, 5 people) repeat their last value and must find the same visits."""
+    lessons = [await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=m)) for m in (5, 4, 3)]
+    names = ("student", "student-5a-02", "student-5a-03", "student-5a-04", "teacher")
+    people = [(await login(db, name)).person_id for name in names]
+    here = [
+        Arrival(lesson, person, f"first-{n}", "node-1", NOW)
+        for n, (lesson, person) in enumerate(zip(lessons * 2, people, strict=False))
+    ]
+    assert await visits.arrive_many(db, here) == [True] * 5
+    again = [
+        Arrival(a.lesson_id, a.person_id, f"second-{n}", "node-2", NOW) for n, a in enumerate(here)
+    ]
+    newcomer = Arrival(lessons[2], people[0], "third", "node-2", NOW)
+    assert await visits.arrive_many(db, [*again, newcomer]) == [False] * 5 + [True]
+
+
 async def test_a_person_back_after_their_devices_left_arrives_first_again(db: Database) -> None:
     lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
     student = (await login(db, "student")).person_id
