@@ -1,5 +1,6 @@
 """Work each node does on a timer (and when woken): the absence check, the reactions of the
-linked services to domain events (``classroom.outbox``), notice delivery, visit heartbeats.
+linked services to domain events (``classroom.outbox``), notice delivery, visit heartbeats,
+planner statistics of tables that fill fast.
 
 Every node runs it; the database decides which node does each piece, so running many is
 safe and a node that stops leaves nothing behind.
@@ -14,6 +15,7 @@ import logging
 
 from classroom.events import AttendanceFinalised
 from classroom.outbox import OutboxRelay
+from classroom.storage import statistics
 from presence import absence, visits
 from presence.notices import NoticeDispatcher
 from recordings import store as recordings_store
@@ -27,6 +29,8 @@ RECORDINGS_SWEEP = dt.timedelta(minutes=10)
 """How often recordings past their retention are looked for."""
 RECORDING_STALE = dt.timedelta(minutes=10)
 """A recording still "running" this long after its lesson's overrun is closed by the sweep."""
+STATISTICS_CHECK = dt.timedelta(seconds=5)
+"""How often tables that doubled are looked for (``classroom.storage.statistics``)."""
 
 
 class BackgroundWork:
@@ -40,6 +44,7 @@ class BackgroundWork:
         self._task: asyncio.Task[None] | None = None
         self._last_heartbeat = dt.datetime.min.replace(tzinfo=dt.UTC)
         self._last_recordings_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._last_statistics_check = dt.datetime.min.replace(tzinfo=dt.UTC)
         self._stopping = False
 
     def start(self) -> None:
@@ -74,6 +79,9 @@ class BackgroundWork:
                 retention=dt.timedelta(days=services.settings.recording_retention_days),
                 stale=dt.timedelta(seconds=services.settings.room_overrun) + RECORDING_STALE,
             )
+        if now - self._last_statistics_check >= STATISTICS_CHECK:
+            self._last_statistics_check = now
+            await statistics.analyse_doubled_tables(services.db)
         if now - self._last_heartbeat >= visits.HEARTBEAT:
             await visits.refresh(services.db, services.node_id, now)
             self._last_heartbeat = now
