@@ -19,14 +19,19 @@ from sqlalchemy import text
 from bench.storm import procstat, scratch_db
 from bench.storm.seed import seed_storm
 from classroom.storage.database import Database
+from classroom.storage.statistics import analyse_doubled_tables
 from presence.visits import Arrival, arrive_many
 
 SECRET = "arrivals-bench-" + "k" * 32
 NOW = dt.datetime(2026, 9, 1, 8, 30, tzinfo=dt.UTC)
 WARM_UP = 200
+ANALYSE_EVERY = 5.0
+"""Seconds between looks for doubled tables, as ``web.background`` has them."""
 
 
-async def _measure(students: int, entries: int, batch: int, rounds: int, admin_url: str) -> None:
+async def _measure(
+    students: int, entries: int, batch: int, rounds: int, analyse: bool, admin_url: str
+) -> None:
     url = await scratch_db.create_postgres(admin_url)
     db = Database(url, pool_size=1)
     try:
@@ -37,10 +42,14 @@ async def _measure(students: int, entries: int, batch: int, rounds: int, admin_u
         async with db.reader() as connection:
             backend = int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
         made = 0
+        next_look = time.monotonic() + ANALYSE_EVERY
 
         async def enter(count: int) -> None:
-            nonlocal made
+            nonlocal made, next_look
             for start in range(0, count, batch):
+                if analyse and time.monotonic() >= next_look:
+                    next_look = time.monotonic() + ANALYSE_EVERY
+                    await analyse_doubled_tables(db)
                 group = seats[made : made + min(batch, count - start)]
                 await arrive_many(
                     db,
@@ -74,6 +83,12 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1500, help="entries per round")
     parser.add_argument("--batch", type=int, default=1, help="entries recorded together")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--analyse",
+        choices=("node", "never"),
+        default="node",
+        help="analyse doubled tables every 5 s as nodes do, or leave them to autovacuum",
+    )
     parser.add_argument("--postgres-url", default=scratch_db.DEFAULT_POSTGRES)
     options = parser.parse_args()
     if not 1 <= options.students <= 100_000:
@@ -89,7 +104,12 @@ def main() -> None:
         )
     asyncio.run(
         _measure(
-            options.students, options.entries, options.batch, options.rounds, options.postgres_url
+            options.students,
+            options.entries,
+            options.batch,
+            options.rounds,
+            options.analyse == "node",
+            options.postgres_url,
         )
     )
 

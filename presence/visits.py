@@ -80,15 +80,16 @@ async def arrive(
     return (await arrive_many(db, [arrival]))[0]
 
 
+# Every room entry reads the open visits of the people arriving (in batches), and building
+# a statement costs more than running it: one is built per pair of list lengths, each
+# length rounded up to a power of two (the last value repeated), so a few dozen statements
+# serve every batch.
 # The IN lists stay lists, not arrays: PostgreSQL keeps a generic plan for a prepared
 # statement after five runs, and one for `= ANY($1)` made while `room_visit` was nearly
 # empty (a storm's first joins) scans the whole table for as long as nothing analyses it
 # again — 98 CPU-s of PostgreSQL for 40,000 joins where lists took a third of that. Lists
 # have the same trap, more mildly; `classroom.storage.statistics` analyses the table as
 # it fills, so that such plans are made again.
-# Every room entry runs one (in batches), and building a statement costs more than running
-# it: one is built per pair of list lengths, each length rounded up to a power of two (the
-# last value repeated), so a few dozen statements serve every batch.
 def _open_visits(lessons: int, people: int) -> DirectRead:
     return DirectRead(
         select(
