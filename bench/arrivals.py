@@ -14,15 +14,11 @@ import asyncio
 import datetime as dt
 import time
 
-from sqlalchemy import text
-
-from bench.storm import procstat, scratch_db
-from bench.storm.seed import seed_storm
-from classroom.storage.database import Database
+from bench.db_rounds import measure_rounds, seeded_school
+from bench.storm import scratch_db
 from classroom.storage.statistics import analyse_doubled_tables
 from presence.visits import Arrival, arrive_many
 
-SECRET = "arrivals-bench-" + "k" * 32
 NOW = dt.datetime(2026, 9, 1, 8, 30, tzinfo=dt.UTC)
 WARM_UP = 200
 ANALYSE_EVERY = 5.0
@@ -32,15 +28,7 @@ ANALYSE_EVERY = 5.0
 async def _measure(
     students: int, entries: int, batch: int, rounds: int, analyse: bool, admin_url: str
 ) -> None:
-    url = await scratch_db.create_postgres(admin_url)
-    db = Database(url, pool_size=1)
-    try:
-        await db.migrate()
-        seats = await seed_storm(
-            db, students, secret_key=SECRET, token_ttl=3600, room_overrun=dt.timedelta(minutes=10)
-        )
-        async with db.reader() as connection:
-            backend = int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+    async with seeded_school(students, admin_url) as (db, seats, backend):
         made = 0
         next_look = time.monotonic() + ANALYSE_EVERY
 
@@ -62,19 +50,14 @@ async def _measure(
                 )
                 made += len(group)
 
-        await enter(WARM_UP)  # statements prepared, plans cached
-        for round_ in range(1, rounds + 1):
-            ours, theirs = time.process_time(), procstat.cpu_seconds(backend)
-            await enter(entries)
-            ours, theirs = time.process_time() - ours, procstat.cpu_seconds(backend) - theirs
-            print(
-                f"round {round_}: {1e6 * ours / entries:.0f} µs of this process's CPU and "
-                f"{1e6 * theirs / entries:.0f} µs of PostgreSQL's per entry, "
-                f"in batches of {batch}"
-            )
-    finally:
-        await db.close()
-        await scratch_db.drop_postgres(url, admin_url)
+        await measure_rounds(
+            enter,
+            backend=backend,
+            warm_up=WARM_UP,
+            count=entries,
+            rounds=rounds,
+            unit=f"entry, in batches of {batch}",
+        )
 
 
 def main() -> None:

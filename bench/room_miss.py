@@ -11,31 +11,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import time
 
-from sqlalchemy import text
-
-from bench.storm import procstat, scratch_db
-from bench.storm.seed import seed_storm
+from bench.db_rounds import measure_rounds, seeded_school
+from bench.storm import scratch_db
 from classroom.room_cache import load_entry
 from classroom.rooms import find_room
-from classroom.storage.database import Database
-
-SECRET = "room-miss-bench-" + "k" * 32
 
 
 async def _measure(students: int, reads: int, rounds: int, admin_url: str) -> None:
-    url = await scratch_db.create_postgres(admin_url)
-    db = Database(url, pool_size=1)
-    try:
-        await db.migrate()
-        seats = await seed_storm(
-            db, students, secret_key=SECRET, token_ttl=3600, room_overrun=dt.timedelta(minutes=10)
-        )
+    async with seeded_school(students, admin_url) as (db, seats, backend):
         lessons = sorted({seat.lesson_id for seat in seats})
-        async with db.reader() as connection:
-            backend = int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
 
         async def read_all(count: int) -> None:
             for index in range(count):
@@ -44,18 +29,14 @@ async def _measure(students: int, reads: int, rounds: int, admin_url: str) -> No
                 entry = await load_entry(db, room.lesson)
                 assert len(entry.enrolled) > 0
 
-        await read_all(200)  # statements prepared, plans cached
-        for round_ in range(1, rounds + 1):
-            ours, theirs = time.process_time(), procstat.cpu_seconds(backend)
-            await read_all(reads)
-            ours, theirs = time.process_time() - ours, procstat.cpu_seconds(backend) - theirs
-            print(
-                f"round {round_}: {1e6 * ours / reads:.0f} µs of this process's CPU and "
-                f"{1e6 * theirs / reads:.0f} µs of PostgreSQL's per room and class read"
-            )
-    finally:
-        await db.close()
-        await scratch_db.drop_postgres(url, admin_url)
+        await measure_rounds(
+            read_all,
+            backend=backend,
+            warm_up=200,
+            count=reads,
+            rounds=rounds,
+            unit="room and class read",
+        )
 
 
 def main() -> None:
