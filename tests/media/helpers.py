@@ -46,3 +46,16 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for a condition")
         await asyncio.sleep(0.02)
+
+
+async def until_still(count: Callable[[], int], quiet: float = 0.3, timeout: float = 10.0) -> None:
+    """Wait until ``count`` has not grown for ``quiet`` seconds: what was already on its way
+    when something was switched off arrives late on a busy machine."""
+    deadline = time.monotonic() + timeout
+    last, since = count(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        if time.monotonic() > deadline:
+            raise AssertionError("the count never stopped growing")
+        await asyncio.sleep(0.02)
+        if count() != last:
+            last, since = count(), time.monotonic()
