@@ -13,7 +13,7 @@ import pytest
 from bench.clip import make_clip
 from bench.peers import ClipPublisher
 from media.aiortc_hooks import SENDER_ENCODER, OpusPacker, Vp8Packer
-from tests.media.helpers import TEACHER, Forwarding, until
+from tests.media.helpers import TEACHER, Forwarding, until, until_still
 
 
 @pytest.fixture
@@ -112,7 +112,9 @@ async def test_a_muted_publisher_stops_reaching_subscribers(stage: Forwarding) -
     subscriber = await stage.subscribe()
     await until(lambda: subscriber.received["video"].frames >= 5)
     stage.room.set_muted(TEACHER, {"audio", "video"})
-    await asyncio.sleep(0.3)  # what was in flight arrives
+    await until_still(  # what was in flight arrives
+        lambda: subscriber.received["video"].frames + subscriber.received["audio"].frames
+    )
     video, audio = subscriber.received["video"].frames, subscriber.received["audio"].frames
     await asyncio.sleep(0.5)
     assert subscriber.received["video"].frames == video
