@@ -81,7 +81,10 @@ class BackgroundWork:
             )
         if now - self._last_statistics_check >= STATISTICS_CHECK:
             self._last_statistics_check = now
-            await statistics.analyse_doubled_tables(services.db)
+            try:
+                await statistics.analyse_doubled_tables(services.db)
+            except Exception as exc:  # statistics help; the heartbeat below must not miss
+                log.warning("analysing tables that doubled failed: %s", exc)
         if now - self._last_heartbeat >= visits.HEARTBEAT:
             await visits.refresh(services.db, services.node_id, now)
             self._last_heartbeat = now
