@@ -42,8 +42,8 @@ def test_one_point_per_second_with_the_shares_of_that_second() -> None:
     timeline.sample()
     assert timeline.points() == [
         {"second": 1, "machine_user": 0.3, "machine_kernel": 0.1, "server_cores": 0.5},
-        # Two seconds since the last point; the new process 8 counts from when it was seen.
-        {"second": 3, "machine_user": 0.1, "machine_kernel": 0.3, "server_cores": 0.5},
+        # 2.1 s since the last reading; the new process 8 counts from when it was seen.
+        {"second": 3, "machine_user": 0.1, "machine_kernel": 0.3, "server_cores": 0.476},
     ]
 
 
