@@ -46,6 +46,9 @@ RECENT_EVENTS_PER_CHANNEL = 512
 ERROR_EVENT = "server.error"
 RELOAD_EVENT = "channel.reload"
 EVICT_EVENT = "channel.evict"
+DISCONNECTS_GRACE = 10.0
+"""Seconds ``close`` waits for disconnects under way (their hooks use the bus and the
+database, which close after it)."""
 """Published with ``{"member": key}``: every node detaches its members with that key."""
 
 MemberKey = Callable[[Any], str]
@@ -138,6 +141,10 @@ class RealtimeServer:
         self._channels: dict[str, _Channel] = {}
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self._disconnect_hooks: list[DisconnectHook] = []
+        self._disconnecting = 0
+        self._closed = False
+        self._no_disconnects = asyncio.Event()
+        self._no_disconnects.set()
         self._listeners: dict[str, Listener] = {}
         self._listened: dict[str, int] = {}
         self.sio.on("connect", self._on_connect)
@@ -383,6 +390,16 @@ class RealtimeServer:
         connection = self._connections.pop(sid, None)
         if connection is None:
             return
+        self._disconnecting += 1
+        self._no_disconnects.clear()
+        try:
+            await self._leave_everything(sid, connection)
+        finally:
+            self._disconnecting -= 1
+            if not self._disconnecting:
+                self._no_disconnects.set()
+
+    async def _leave_everything(self, sid: str, connection: _Connection) -> None:
         for channel in list(connection.channels):
             try:
                 await self.detach(sid, channel)
@@ -407,12 +424,23 @@ class RealtimeServer:
         return reply
 
     async def close(self) -> None:
-        """Close every client connection and stop background tasks (used on shutdown)."""
+        """Close every client connection and stop background tasks (used on shutdown; a
+        second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         # Not ``eio.disconnect()``: it waits for each socket's send queue to drain, which
         # never happens for a client that is going away at the same moment.
         for socket in list(self.sio.eio.sockets.values()):
             await socket.close(wait=False, reason=self.sio.eio.reason.SERVER_DISCONNECT)
         self.sio.eio.sockets.clear()
+        # Clients that left just before (all of a load test's at once) are still being
+        # disconnected in tasks of their own; their hooks need the bus and the database.
+        await asyncio.sleep(0)
+        try:
+            await asyncio.wait_for(self._no_disconnects.wait(), DISCONNECTS_GRACE)
+        except TimeoutError:
+            log.warning("%d disconnects still under way at shutdown", self._disconnecting)
         await self.sio.shutdown()
 
 

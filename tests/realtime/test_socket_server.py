@@ -391,3 +391,29 @@ async def test_a_disconnect_is_recorded_even_when_leaving_the_channel_fails(
 
 async def visits_of_lesson(server: LiveServer, lesson: int) -> dict[int, Any]:
     return await visits.visits_of(server.app[SERVICES_KEY].db, lesson)
+
+
+async def test_shutdown_waits_for_disconnects_under_way(
+    live_server: LiveServer, clients: list[LiveClient]
+) -> None:
+    """A disconnect's hooks (attendance, presence) use the bus and the database, which close
+    right after the connections: shutdown lets the disconnects under way finish first."""
+    realtime = live_server.app[SERVICES_KEY].realtime
+    started, release = asyncio.Event(), asyncio.Event()
+    finished: list[str] = []
+
+    async def slow_hook(sid: str, _principal: Any) -> None:
+        started.set()
+        await release.wait()
+        finished.append(sid)
+
+    realtime.on_disconnect(slow_hook)
+    client = await connected(live_server, clients, "student")
+    await client.close()
+    await asyncio.wait_for(started.wait(), 5)
+    closing = asyncio.create_task(realtime.close())
+    await asyncio.sleep(0.2)
+    assert not closing.done(), "shutdown went on with a disconnect under way"
+    release.set()
+    await asyncio.wait_for(closing, 5)
+    assert len(finished) == 1
