@@ -115,7 +115,7 @@ class Driver(Fleet):
         start_at = time.time() + 1.0
         self._broadcast("start", at=start_at)
         profiler = self._start_profile(phases, "joins")
-        cpu_timeline = CpuTimeline(start_at, lambda: pids)  # the same workers throughout
+        cpu_timeline = CpuTimeline(start_at, pids)
         self.on_tick = cpu_timeline.sample
         try:
             self._wait(

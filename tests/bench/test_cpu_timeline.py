@@ -28,7 +28,7 @@ def test_one_point_per_second_with_the_shares_of_that_second() -> None:
     readings = Readings()
     timeline = CpuTimeline(
         100.5,
-        lambda: sorted(readings.server),
+        [7],
         read_machine=readings.read_machine,
         read_process=readings.read_process,
         clock=readings.clock,
@@ -38,11 +38,11 @@ def test_one_point_per_second_with_the_shares_of_that_second() -> None:
     timeline.sample()
     readings.now = 101.9  # the same second: nothing new
     timeline.sample()
-    readings.now, readings.machine, readings.server = 103.7, (1.0, 1.4, 6.0), {7: 1.5, 8: 0.3}
+    readings.now, readings.machine, readings.server = 103.7, (1.0, 1.4, 6.0), {7: 1.5}
     timeline.sample()
     assert timeline.points() == [
         {"second": 1, "machine_user": 0.3, "machine_kernel": 0.1, "server_cores": 0.5},
-        # 2.1 s since the last reading; the new process 8 counts from when it was seen.
+        # 2.1 s since the last reading, however the seconds are numbered.
         {"second": 3, "machine_user": 0.1, "machine_kernel": 0.3, "server_cores": 0.476},
     ]
 
