@@ -19,6 +19,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    func,
     select,
     update,
 )
@@ -267,6 +268,15 @@ async def _close(db: Database, now: dt.datetime, *conditions: ColumnElement[bool
             .values(left_at=now, seen_at=now)
         )
         await session.commit()
+
+
+async def open_count(db: Database) -> int:
+    """How many visits are open, on every node."""
+    async with db.autocommit() as connection:
+        found = await connection.execute(
+            select(func.count()).select_from(RoomVisit).where(RoomVisit.left_at.is_(None))
+        )
+        return int(found.scalar_one())
 
 
 async def visits_of(

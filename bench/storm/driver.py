@@ -1,5 +1,5 @@
-"""Drives one storm against one server: the phases (join, hold, chat, kill and reconnect)
-and the server's CPU and memory around each."""
+"""Drives one storm against one server: the phases (join, hold, chat, kill and reconnect,
+the lesson's end) and the server's CPU and memory around each."""
 
 from __future__ import annotations
 
@@ -28,18 +28,22 @@ class Phases:
     settle: float = 15.0
     kill: bool = True
     reconnect_timeout: float = 120.0
+    leave: bool = True
+    leave_spread: float = 10.0  # seconds over which everyone leaves when the lesson ends
     profile_seconds: float = 0.0  # py-spy on one worker from the start of a phase
     profile_path: Path | None = None
-    profile_phase: str = "joins"  # or "chat"
+    profile_phase: str = "joins"  # or "chat", "leave"
 
 
 @dataclass
 class ServerView:
-    """How the driver sees the server: its worker pids now, and how to kill one."""
+    """How the driver sees the server: its worker pids now, how to kill one, and how many
+    room visits its database holds open."""
 
     pids: Callable[[], list[int]]
     kill_one: Callable[[], int] | None = None
     wait_restart: Callable[[int], None] | None = None
+    open_visits: Callable[[], int] | None = None
 
 
 @dataclass
@@ -47,6 +51,9 @@ class Outcome:
     metrics: dict[str, Any] = field(default_factory=dict)
     join_samples: list[tuple[float, float]] = field(default_factory=list)
 
+
+LEAVE_TIMEOUT = 10.0
+"""Seconds a leaving student waits for the server's close frame before dropping."""
 
 IDLE_CPU_PER_CONNECTION = 12e-6
 """CPU-seconds per second a held, idle connection may cost (pings every 25 s: measured
@@ -165,6 +172,9 @@ class Driver(Fleet):
         if phases.kill and self.server.kill_one is not None:
             self.quiesce(joined)
             self._reconnect(phases, rooms, after_rooms, metrics)
+        if phases.leave:
+            self.quiesce(joined)
+            self._lesson_end(phases, metrics)
         final = self.collect()
         metrics["load_client"] = {
             "cpu_s": round(sum(c["cpu_s"] for c in final), 2),
@@ -317,4 +327,48 @@ class Driver(Fleet):
             f"killed worker {victim}: {resumed}/{dropped} back in "
             f"{metrics['reconnect']['seconds']} s, lost {metrics['reconnect']['lost']}, "
             f"duplicated {metrics['reconnect']['duplicated']}"
+        )
+
+    def _lesson_end(self, phases: Phases, metrics: dict[str, Any]) -> None:
+        """Everyone connected leaves within ``leave_spread`` seconds, closing as a browser
+        does; the server's CPU until it is quiet again, and the visits it closed."""
+        count_open = self.server.open_visits
+        open_before = count_open() if count_open is not None else None
+        pids = self.server.pids()
+        cpu_before, infra_before = _cpu(pids), procstat.infra_cpu()
+        started = time.monotonic()
+        self._broadcast("leave", spread=phases.leave_spread, timeout=LEAVE_TIMEOUT)
+        profiler = self._start_profile(phases, "leave")
+        leaving = sum(c["leaving"] for c in self.collect())  # told in order, after "leave"
+        self.progress.note(f"the lesson is over: {leaving} leave within {phases.leave_spread} s")
+        everyone_out = self._wait(
+            lambda: self._total("left") >= leaving,
+            phases.leave_spread + LEAVE_TIMEOUT + 30,
+            "leaving",
+        )
+        self.quiesce(0)
+        busy = time.monotonic() - started - 1.0  # less the quiet second that ended it
+        cpu = _cpu_spent(cpu_before, _cpu(pids))
+        self._finish_profile(profiler, phases, metrics)
+        collected = self.collect()
+        open_after = count_open() if count_open is not None else None
+        metrics["lesson_end"] = {
+            "clients": leaving,
+            "gone_before_leaving": sum(c["gone_before_leaving"] for c in collected),
+            "everyone_out": everyone_out,
+            "spread_s": phases.leave_spread,
+            "server_busy_s": round(busy, 1),
+            "server_cpu_s": round(cpu, 2),
+            "leaves_per_server_cpu_s": _per(leaving, cpu),
+            "infra_cpu_s": procstat.infra_spent(infra_before),
+            "visits_open_before": open_before,
+            "visits_closed": (
+                open_before - open_after
+                if open_before is not None and open_after is not None
+                else None
+            ),
+        }
+        self.progress.note(
+            f"{leaving} left; server busy {busy:.1f} s, "
+            f"{metrics['lesson_end']['leaves_per_server_cpu_s']} leaves per server CPU-s"
         )

@@ -1,5 +1,6 @@
 """A load worker process: runs its share of virtual students on one event loop and obeys
-the controller's commands (start, chat, arm the kill, send after the kill, collect, stop)."""
+the controller's commands (start, chat, arm the kill, send after the kill, leave, collect,
+stop)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,8 @@ class LoadWorker:
                 student.kill_armed = True
         elif command == "after_kill":
             self._after_kill()
+        elif command == "leave":
+            self._leave(float(args["spread"]), float(args["timeout"]))
         elif command == "collect":
             self.report("collected", self._collect())
         elif command == "stop":
@@ -147,6 +150,22 @@ class LoadWorker:
             if student.joined and student.seat.rank == AFTER_KILL_SENDER_RANK:
                 self._spawn(send(student))
 
+    def _leave(self, spread: float, timeout: float) -> None:
+        """The lesson is over: every connected student leaves at a moment of ``spread``."""
+
+        async def leave(student: Student) -> None:
+            try:
+                await asyncio.sleep(random.uniform(0, spread))
+                if not await student.leave(timeout):
+                    self.tally.gone_before_leaving += 1
+            finally:
+                self.tally.left += 1
+
+        for student in self.students:
+            if student.joined and student.ready.is_set():
+                self.tally.leaving += 1
+                self._spawn(leave(student))
+
     def _joined_rooms(self, rank: int) -> list[int]:
         return [s.seat.lesson_id for s in self.students if s.joined and s.seat.rank == rank]
 
@@ -190,6 +209,9 @@ class LoadWorker:
             "last_back_at": t.last_back_at,
             "after_sent": t.after_sent,
             "after_received": t.after_received,
+            "leaving": t.leaving,
+            "left": t.left,
+            "gone_before_leaving": t.gone_before_leaving,
             "cpu_s": usage.ru_utime + usage.ru_stime,
             "max_rss_kb": usage.ru_maxrss,
         }

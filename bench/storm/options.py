@@ -26,6 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--no-kill", action="store_true", help="skip killing a server worker")
     load.add_argument("--reconnect-timeout", type=float, default=120.0)
     load.add_argument(
+        "--leave-spread",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="at the lesson's end everyone leaves within this time (default 10)",
+    )
+    load.add_argument("--no-leave", action="store_true", help="skip the lesson's end")
+    load.add_argument(
         "--profile",
         type=float,
         default=0.0,
@@ -34,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     load.add_argument(
         "--profile-phase",
-        choices=("joins", "chat"),
+        choices=("joins", "chat", "leave"),
         default="joins",
         help="the phase --profile starts with",
     )

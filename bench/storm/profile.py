@@ -1,4 +1,4 @@
-"""An optional py-spy profile of one server worker during the join phase, summarised as the
+"""An optional py-spy profile of one server worker during a phase, summarised as the
 share of samples spent in each library and the heaviest functions (inclusive)."""
 
 from __future__ import annotations

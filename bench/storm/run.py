@@ -29,6 +29,7 @@ from bench.storm.seed import seed_storm
 from bench.storm.servers import ServerGroup, python_module
 from bench.storm.stats import per_second
 from classroom.storage.database import Database
+from presence import visits
 
 TOKEN_TTL = 4 * 3600
 ROOM_OVERRUN = dt.timedelta(minutes=10)
@@ -69,6 +70,14 @@ def _bell_in(options: argparse.Namespace) -> dt.timedelta:
         return dt.timedelta(seconds=options.bell_at)
     span = max(arrivals(options.students, options.rate, options.shape, options.ramp), default=0)
     return dt.timedelta(seconds=span)
+
+
+async def _count_open_visits(url: str) -> int:
+    db = Database(url)
+    try:
+        return await visits.open_count(db)
+    finally:
+        await db.close()
 
 
 async def _seed(url: str, students: int, secret: str, bell_in: dt.timedelta) -> list[Seat]:
@@ -114,6 +123,8 @@ def _phases(options: argparse.Namespace, kill: bool, profile_path: Path | None) 
         chat_interval=options.chat_interval,
         kill=kill,
         reconnect_timeout=options.reconnect_timeout,
+        leave=not options.no_leave,
+        leave_spread=options.leave_spread,
     )
 
 
@@ -253,7 +264,12 @@ class StormRun:
         def wait_restart(victim: int) -> None:
             server.wait_workers(options.workers, 60, exclude={victim})
 
-        self.urok_view = ServerView(server.worker_pids, kill_one, wait_restart)
+        self.urok_view = ServerView(
+            server.worker_pids,
+            kill_one,
+            wait_restart,
+            open_visits=lambda: asyncio.run(_count_open_visits(url)),
+        )
         return seats
 
     def _external(self, secret: str) -> list[Seat]:
@@ -267,7 +283,10 @@ class StormRun:
             raise SystemExit("--url needs the server's UROK_SECRET_KEY in the environment")
         self.target = Target("127.0.0.1", parts.port or 80)
         pids = [int(p) for p in options.server_pids.split(",") if p.strip()]
-        self.urok_view = ServerView(lambda: [p for p in pids if procstat.cpu_seconds(p) > 0])
+        self.urok_view = ServerView(
+            lambda: [p for p in pids if procstat.cpu_seconds(p) > 0],
+            open_visits=lambda: asyncio.run(_count_open_visits(options.database_url)),
+        )
         self.report["workers"] = len(pids) or None
         return asyncio.run(_seed(options.database_url, options.students, secret, _bell_in(options)))
 

@@ -137,6 +137,15 @@ class SocketIO:
                     future.set_exception(WireClosed("closed while waiting for a reply"))
             self.closed.set()
 
+    async def leave(self, timeout: float) -> None:
+        """Close as a browser leaving the page does: a WebSocket close frame, then wait for
+        the server's (dropped after ``timeout``)."""
+        self._ws.start_close()
+        try:
+            await asyncio.wait_for(self.closed.wait(), timeout)
+        except TimeoutError:
+            self.abort()
+
     def abort(self) -> None:
         self._ws.abort()
         if self._task is not None:

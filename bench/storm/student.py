@@ -277,6 +277,18 @@ class Student:
             await asyncio.sleep(random.uniform(0, min(5.0, 0.5 * 2**attempt)))
         return False
 
+    async def leave(self, timeout: float) -> bool:
+        """Leave for good (the lesson is over): close the connection as a browser leaving
+        the page does; ``False`` if the student was not connected."""
+        self.stopping = True
+        conn = self.conn
+        if conn is None or not self.ready.is_set() or conn.closed.is_set():
+            self.ready.set()
+            return False
+        self.ready.set()
+        await conn.leave(timeout)
+        return True
+
     def close(self) -> None:
         self.stopping = True
         self.ready.set()

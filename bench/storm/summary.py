@@ -39,7 +39,7 @@ def _row(name: str, m: dict[str, Any]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-_PHASE_WORDS = {"joins": "joining", "chat": "chatting"}
+_PHASE_WORDS = {"joins": "joining", "chat": "chatting", "leave": "students left"}
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -74,6 +74,16 @@ def markdown(report: dict[str, Any]) -> str:
             f"lost {reconnect['lost']}, duplicated {reconnect['duplicated']}, "
             f"reloads {reconnect['reloads']}; "
             f"{_fmt(reconnect.get('rejoins_per_server_cpu_s'))} re-joins per server CPU-s.",
+        ]
+    ending = report.get("lesson_end")
+    if ending:
+        closed = ending.get("visits_closed")
+        lines += [
+            "",
+            f"Lesson end: {ending['clients']:,} students left within {ending['spread_s']:g} s; "
+            f"the server was busy for {ending['server_busy_s']} s, "
+            f"{_fmt(ending.get('leaves_per_server_cpu_s'))} leaves per server CPU-s"
+            + (f", {closed:,} visits closed." if closed is not None else "."),
         ]
     found = report.get("profile") or {}
     if found:

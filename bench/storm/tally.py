@@ -28,6 +28,9 @@ class Tally:
     after_sent: int = 0
     after_done: int = 0  # after-kill senders finished, whether they got through or not
     after_received: int = 0
+    leaving: int = 0  # students told to leave when the lesson ended (connected then)
+    left: int = 0  # of them, those done leaving (the close handshake done or given up)
+    gone_before_leaving: int = 0  # dropped between the end of the lesson and their turn
 
     def progress(self) -> dict[str, int]:
         return {
@@ -40,4 +43,6 @@ class Tally:
             "after_sent": self.after_sent,
             "after_done": self.after_done,
             "after_received": self.after_received,
+            "leaving": self.leaving,
+            "left": self.left,
         }

@@ -17,6 +17,7 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 MAX_MESSAGE = 16 << 20
+GOING_AWAY = 1001
 
 
 class WireClosed(ConnectionError):
@@ -166,8 +167,14 @@ class WebSocket:
             self.abort()
             raise WireClosed(str(exc) or type(exc).__name__) from exc
 
+    def start_close(self, code: int = GOING_AWAY) -> None:
+        """Begin the close handshake (as a browser leaving the page does); the server's
+        close frame, read by ``receive``, ends it."""
+        if not self.closed:
+            self._writer.write(frame(OP_CLOSE, struct.pack("!H", code)))
+
     def abort(self) -> None:
-        """Drop the connection at once (no close handshake: the bench only ever aborts)."""
+        """Drop the connection at once, without a close handshake."""
         if not self.closed:
             self.closed = True
             self._writer.transport.abort()

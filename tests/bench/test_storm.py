@@ -1,5 +1,6 @@
 """A small storm through the real command line: every student joins, every chat message
-arrives, and after a worker is killed everyone comes back with nothing lost or repeated."""
+arrives, after a worker is killed everyone comes back with nothing lost or repeated, and at
+the lesson's end everyone leaves and every visit is closed."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def test_small_storm_report(tmp_path: Path) -> None:
         "--ramp=1",
         "--chat-rounds=1",
         "--hold=0.5",
+        "--leave-spread=1",
         "--baselines=raw",
         "--timeout=100",
         f"--json={report_path}",
@@ -60,8 +62,15 @@ def test_small_storm_report(tmp_path: Path) -> None:
     assert reconnect["after_kill_receipts"] == reconnect["after_kill_expected_receipts"]
     assert reconnect["connected_at_end"] == STUDENTS
 
+    ending = report["lesson_end"]
+    assert ending["clients"] == STUDENTS and ending["everyone_out"]
+    assert ending["visits_closed"] == STUDENTS, "every departure closed its visit"
+    assert ending["leaves_per_server_cpu_s"] > 0
+    assert "Lesson end: 600 students left" in summary_path.read_text()
+
     raw = report["baseline_raw"]
     assert raw["joins_ok"] == STUDENTS
+    assert raw["lesson_end"]["clients"] == STUDENTS
     assert raw["deliveries"]["received"] == raw["deliveries"]["expected"]
     assert report["gc"] == {"thresholds": "100000,50,100", "freeze": True}
     assert "| urok |" in summary_path.read_text()
@@ -93,6 +102,7 @@ def test_a_storm_placed_by_lesson_reaches_every_member(tmp_path: Path) -> None:
         "--chat-rounds=1",
         "--hold=0.5",
         "--no-kill",
+        "--leave-spread=0.5",
         "--baselines=none",
         "--timeout=100",
         f"--json={report_path}",
@@ -103,3 +113,4 @@ def test_a_storm_placed_by_lesson_reaches_every_member(tmp_path: Path) -> None:
     assert report["placement"] == "lesson"
     assert report["joins_ok"] == 300 and report["joins_failed"] == {}
     assert report["deliveries"]["received"] == report["deliveries"]["expected"] == 300
+    assert report["lesson_end"]["visits_closed"] == 300
