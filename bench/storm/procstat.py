@@ -59,15 +59,26 @@ def _listening_inodes(port: int) -> set[str]:
 def listening(pids: list[int], port: int) -> list[int]:
     """Those of ``pids`` that hold a listening socket on ``port``."""
     inodes = _listening_inodes(port)
-    found = []
-    for pid in pids:
+    return [pid for pid in pids if any(link[8:-1] in inodes for link in _sockets(pid))]
+
+
+def _sockets(pid: int) -> list[str]:
+    """The process's socket links ("socket:[inode]"); none if it is gone. A descriptor
+    closed while they are read is skipped, not the process: a worker closing connections
+    must still be found."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    links = []
+    for fd in fds:
         try:
-            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
             continue
-        if any(link.startswith("socket:[") and link[8:-1] in inodes for link in links):
-            found.append(pid)
-    return found
+        if link.startswith("socket:["):
+            links.append(link)
+    return links
 
 
 INFRA = ("postgres", "redis-server")
