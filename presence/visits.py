@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from classroom.storage.database import Database
 from classroom.storage.direct import DirectInsert, DirectRead, Row
 from classroom.storage.models import NodeHeartbeat, RoomVisit
+
+V = TypeVar("V", int, str)
 
 HEARTBEAT = dt.timedelta(seconds=20)
 STALE_AFTER = HEARTBEAT * 3
@@ -50,6 +52,15 @@ class Arrival:
     person_id: int
     connection_id: str
     node_id: str
+    now: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Leaving:
+    """A connection leaving a room (``lesson_id``), or every room (``None``: it closed)."""
+
+    connection_id: str
+    lesson_id: int | None
     now: dt.datetime
 
 
@@ -112,7 +123,7 @@ def _open_visits(lessons: int, people: int) -> DirectRead:
 _OPEN_VISITS: dict[tuple[int, int], DirectRead] = {}
 
 
-def _padded(values: set[int]) -> list[int]:
+def _padded(values: set[V]) -> list[V]:
     """The values in order, the last repeated up to the next power of two."""
     ordered = sorted(values)
     return ordered + ordered[-1:] * ((1 << (len(ordered) - 1).bit_length()) - len(ordered))
@@ -134,15 +145,6 @@ async def _read_open_visits(
 _NEW_VISITS = DirectInsert(
     cast(Table, RoomVisit.__table__),
     ("lesson_id", "person_id", "connection_id", "node_id", "joined_at", "seen_at"),
-)
-_OPEN_VISITS_OF_PERSON = (
-    select(RoomVisit.seen_at, NodeHeartbeat.seen_at)
-    .outerjoin(NodeHeartbeat, NodeHeartbeat.node_id == RoomVisit.node_id)
-    .where(
-        RoomVisit.lesson_id == bindparam("lesson"),
-        RoomVisit.person_id == bindparam("person"),
-        RoomVisit.left_at.is_(None),
-    )
 )
 
 
@@ -194,28 +196,104 @@ async def depart(
 ) -> list[Departure]:
     """Close a connection's open visits (of one lesson, or all); say for each person
     whether they are still in the room on another device."""
-    conditions = [RoomVisit.connection_id == connection_id, RoomVisit.left_at.is_(None)]
-    if lesson_id is not None:
-        conditions.append(RoomVisit.lesson_id == lesson_id)
-    async with db.session() as session:
-        closed = (
-            await session.execute(
-                update(RoomVisit)
-                .where(*conditions)
-                .values(left_at=now, seen_at=now)
-                .returning(RoomVisit.lesson_id, RoomVisit.person_id)
+    return (await depart_many(db, [Leaving(connection_id, lesson_id, now)]))[0]
+
+
+def _close_connections(count: int) -> DirectRead:
+    return DirectRead(
+        update(RoomVisit)
+        .where(
+            RoomVisit.connection_id.in_([bindparam(f"connection{n}") for n in range(count)]),
+            RoomVisit.left_at.is_(None),
+        )
+        .values(left_at=bindparam("now"), seen_at=bindparam("now"))
+        .returning(RoomVisit.connection_id, RoomVisit.lesson_id, RoomVisit.person_id)
+    )
+
+
+_CLOSE_CONNECTIONS: dict[int, DirectRead] = {}
+_CLOSE_IN_LESSON = DirectRead(
+    update(RoomVisit)
+    .where(
+        RoomVisit.connection_id == bindparam("connection"),
+        RoomVisit.lesson_id == bindparam("lesson"),
+        RoomVisit.left_at.is_(None),
+    )
+    .values(left_at=bindparam("now"), seen_at=bindparam("now"))
+    .returning(RoomVisit.connection_id, RoomVisit.lesson_id, RoomVisit.person_id)
+)
+
+
+async def _close_connections_of(
+    connection: AsyncConnection, connection_ids: set[str], now: dt.datetime
+) -> list[Row]:
+    padded = _padded(connection_ids)
+    close = _CLOSE_CONNECTIONS.get(len(padded))
+    if close is None:
+        close = _CLOSE_CONNECTIONS[len(padded)] = _close_connections(len(padded))
+    params: dict[str, object] = {f"connection{n}": value for n, value in enumerate(padded)}
+    params["now"] = now
+    return await close.rows(connection, params)
+
+
+async def depart_many(db: Database, leavings: Sequence[Leaving]) -> list[list[Departure]]:
+    """Close the open visits of many leaving connections: one statement for the
+    connections that closed, one per room left on a connection that stays, and one read of
+    who is still in those rooms on another device (no transaction around them, as for
+    arrivals). All are closed at the latest of their times (they were gathered while the
+    batch before was written). For each leaving, its departures in order; a person whose
+    last devices leave in the same batch is said gone by the last of them only."""
+    if not leavings:
+        return []
+    now = max(leaving.now for leaving in leavings)
+    closed: dict[int, list[tuple[int, int]]] = {}  # by index in leavings
+    async with db.autocommit() as connection:
+        # Rooms left first: a connection that leaves a room and then closes, in one batch,
+        # leaves that room by the first.
+        for index, leaving in enumerate(leavings):
+            if leaving.lesson_id is not None:
+                params = {
+                    "connection": leaving.connection_id,
+                    "lesson": leaving.lesson_id,
+                    "now": now,
+                }
+                rows = await _CLOSE_IN_LESSON.rows(connection, params)
+                closed[index] = [(lesson, person) for _c, lesson, person in rows]
+        gone = {
+            leaving.connection_id: index
+            for index, leaving in reversed(list(enumerate(leavings)))
+            if leaving.lesson_id is None
+        }
+        if gone:
+            for connection_id, lesson, person in await _close_connections_of(
+                connection, set(gone), now
+            ):
+                closed.setdefault(gone[connection_id], []).append((lesson, person))
+        left = {pair for pairs in closed.values() for pair in pairs}
+        still_here: set[tuple[int, int]] = set()
+        if left:
+            fresh_since = now - STALE_AFTER
+            lessons = {lesson for lesson, _person in left}
+            people = {person for _lesson, person in left}
+            for lesson, person, _c, own, node in await _read_open_visits(
+                connection, lessons, people
+            ):
+                if (lesson, person) in left and _last_seen(own, node) >= fresh_since:
+                    still_here.add((lesson, person))
+    last_to_leave = {
+        pair: index for index in sorted(closed) for pair in closed[index]
+    }  # a person's room left by several of the batch: the last of them says they are gone
+    return [
+        [
+            Departure(
+                lesson,
+                person,
+                (lesson, person) in still_here or last_to_leave[(lesson, person)] != index,
             )
-        ).all()
-        departures = []
-        fresh_since = now - STALE_AFTER
-        for lesson, person in closed:
-            others = await session.execute(
-                _OPEN_VISITS_OF_PERSON, {"lesson": lesson, "person": person}
-            )
-            still_here = any(_last_seen(own, node) >= fresh_since for own, node in others.all())
-            departures.append(Departure(lesson, person, still_here))
-        await session.commit()
-    return departures
+            for lesson, person in closed.get(index, [])
+        ]
+        for index in range(len(leavings))
+    ]
 
 
 async def remove_person(db: Database, *, lesson_id: int, person_id: int, now: dt.datetime) -> None:

@@ -19,6 +19,7 @@ from classroom.room_contents import room_contents
 from classroom.rooms import Author, LessonFacts, Room, RoomStatus
 from presence import absence, visits
 from presence.arrivals import Arrivals
+from presence.departures import Departures
 from realtime.router import Call, EventError, EventRouter, Rate
 from realtime.server import EVICT_EVENT, AttachResult, RealtimeServer
 from web.admission import Admission
@@ -147,6 +148,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
     authors = rooms.Authors(db)
     cache = services.room_cache
     arrivals = Arrivals(db)
+    departures = Departures(db)
     posts: GroupWriter[chat.Outgoing, chat.Posted] = GroupWriter(
         lambda batch: chat.store_many(db, batch)
     )
@@ -243,8 +245,8 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         return RoomJoined(room=snapshot, stream=stream)
 
     async def leave(sid: str, principal: Principal, lesson_id: int | None) -> None:
-        departures = await visits.depart(db, connection_id=sid, now=now(), lesson_id=lesson_id)
-        for departure in departures:
+        left = await departures.depart(visits.Leaving(sid, lesson_id, now()))
+        for departure in left:
             if departure.still_here:
                 continue
             person = await authors.of(principal.person_id)

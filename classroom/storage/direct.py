@@ -2,7 +2,8 @@
 
 Running a statement through SQLAlchemy costs far more CPU than the statement itself: for
 the two reads of every room entry (hands and chat history) 460 µs against 126 µs on
-asyncpg alone. A ``DirectRead`` or ``DirectInsert`` is compiled by SQLAlchemy once per
+asyncpg alone. A ``DirectRead`` (a SELECT, or an UPDATE with RETURNING) or a
+``DirectInsert`` is compiled by SQLAlchemy once per
 dialect and then run on the connection's asyncpg connection, with SQLAlchemy's own
 converters applied to the values that have one (aware datetimes, enums). On any other
 backend it runs through SQLAlchemy as usual. Errors are asyncpg's own, not wrapped.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Insert, Select, Table, bindparam, insert
+from sqlalchemy import Insert, Select, Table, Update, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,6 +26,8 @@ from classroom.storage.database import Reader
 Row = Sequence[Any]
 T = TypeVar("T")
 AnySelect = Select[*tuple[Any, ...]]
+RowsStatement = AnySelect | Update
+"""A statement that returns rows: a SELECT, or an UPDATE with RETURNING."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +40,10 @@ class _Plan:
 
 
 class DirectRead:
-    """A SELECT built once, run on asyncpg without SQLAlchemy's per-statement work."""
+    """A statement that returns rows (a SELECT, or an UPDATE with RETURNING), built once,
+    run on asyncpg without SQLAlchemy's per-statement work."""
 
-    def __init__(self, statement: AnySelect) -> None:
+    def __init__(self, statement: RowsStatement) -> None:
         self._statement = statement
         self._plans: dict[int, _Plan] = {}
 
@@ -72,7 +76,7 @@ class DirectRead:
         binders = tuple(compiled.binds[name].type._cached_bind_processor(dialect) for name in names)
         converters = tuple(
             column.type._cached_result_processor(dialect, None)
-            for column in self._statement.selected_columns
+            for column in self._statement.exported_columns
         )
         plan = _Plan(str(compiled), names, dict(compiled.params), binders, converters)
         self._plans[id(dialect)] = plan
