@@ -34,6 +34,7 @@ from realtime.router import (
     ErrorReply,
     EventRouter,
 )
+from realtime.socket_manager import SocketManager
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class RealtimeServer:
         self._translate = translate_error
         self.bus: Bus | None = None
         self.sio = LeanSocketIOServer(
+            client_manager=SocketManager(),
             async_mode="aiohttp",
             serializer=codec.packet_class(max_event_bytes),
             transports=["websocket"],
