@@ -249,7 +249,9 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         for departure in left:
             if departure.still_here:
                 continue
-            person = await authors.of(principal.person_id)
+            person = cache.known_author(
+                departure.lesson_id, principal.person_id
+            ) or await authors.of(principal.person_id)
             await publish_presence(departure.lesson_id, person, False)
 
     async def room_leave(call: Call, payload: RoomRef) -> dict[str, Any]:

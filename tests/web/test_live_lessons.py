@@ -271,6 +271,7 @@ async def test_the_teacher_sees_live_attendance_and_gets_the_report(
     await student.close()
     changes = await teacher.wait_for("presence.changed", count=3)
     assert changes[-1]["data"] == {**changes[-1]["data"], "online": False}
+    assert changes[-1]["data"]["person"] == changes[-2]["data"]["person"], "named as on entry"
     assert "presence.changed" not in (await lesson.entered("student-5a-02"))[0].received
 
     teacher_token = (await seat(server.url, "teacher", lesson.id)).token
