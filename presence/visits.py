@@ -280,9 +280,8 @@ async def depart_many(db: Database, leavings: Sequence[Leaving]) -> list[list[De
             ):
                 if (lesson, person) in left and _last_seen(own, node) >= fresh_since:
                     still_here.add((lesson, person))
-    last_to_leave = {
-        pair: index for index in sorted(closed) for pair in closed[index]
-    }  # a person's room left by several of the batch: the last of them says they are gone
+    # A room left by several connections of one person in this batch: the last says gone.
+    last_to_leave = {pair: index for index in sorted(closed) for pair in closed[index]}
     return [
         [
             Departure(
