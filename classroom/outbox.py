@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 
 import msgspec
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.events import (
@@ -34,12 +34,21 @@ from classroom.events import (
     RecordingFinished,
 )
 from classroom.storage.database import Database
+from classroom.storage.direct import DirectRead
 from classroom.storage.models import EventOutbox
 
 log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(seconds=30)
 BATCH = 50
+
+# Every node asks every few seconds, mostly to find nothing: built once, run directly.
+_DUE_EVENTS = DirectRead(
+    select(EventOutbox.id)
+    .where(or_(EventOutbox.lease_until.is_(None), EventOutbox.lease_until < bindparam("now")))
+    .order_by(EventOutbox.id)
+    .limit(BATCH)
+)
 
 AnyEvent = (
     AttendanceFinalised
@@ -109,15 +118,8 @@ class OutboxRelay:
 
     async def run_once(self, now: dt.datetime) -> int:
         """React to what is waiting, oldest first; return how many events were handled."""
-        async with self._db.session() as session:
-            due = (
-                await session.scalars(
-                    select(EventOutbox.id)
-                    .where(or_(EventOutbox.lease_until.is_(None), EventOutbox.lease_until < now))
-                    .order_by(EventOutbox.id)
-                    .limit(BATCH)
-                )
-            ).all()
+        async with self._db.reader() as connection:
+            due = [row[0] for row in await _DUE_EVENTS.rows(connection, {"now": now})]
         handled = 0
         for event_id in due:
             payload = await self._lease(event_id, now)

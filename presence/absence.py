@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from classroom.attendance_marks import Mark, MarkSource, set_presence_marks
 from classroom.excuses import excused_on
 from classroom.rooms import LessonFacts, Room, RoomTimes, load_room
 from classroom.storage.database import Database
+from classroom.storage.direct import DirectRead
 from classroom.storage.models import (
     AttendanceMark,
     Enrolment,
@@ -33,23 +34,28 @@ log = logging.getLogger(__name__)
 LOOK_BACK = dt.timedelta(days=1)
 
 
+# Every node asks every few seconds, mostly to find nothing: built once, run directly.
+_DUE_LESSONS = DirectRead(
+    select(LessonOccurrence.id, SchoolClass.school_id)
+    .join(LessonRoom, LessonRoom.lesson_id == LessonOccurrence.id)
+    .join(SchoolClass, SchoolClass.id == LessonOccurrence.class_id)
+    .where(
+        LessonOccurrence.online.is_(True),
+        LessonRoom.live_at.is_not(None),
+        LessonRoom.absence_checked_at.is_(None),
+        LessonOccurrence.starts_at <= bindparam("started_by"),
+        LessonOccurrence.starts_at >= bindparam("started_since"),
+    )
+)
+
+
 async def check_due_lessons(db: Database, *, now: dt.datetime, times: RoomTimes) -> list[int]:
     """Check every lesson that is due; return the ids of those this call checked."""
-    async with db.session() as session:
-        due = (
-            await session.execute(
-                select(LessonOccurrence.id, SchoolClass.school_id)
-                .join(LessonRoom, LessonRoom.lesson_id == LessonOccurrence.id)
-                .join(SchoolClass, SchoolClass.id == LessonOccurrence.class_id)
-                .where(
-                    LessonOccurrence.online.is_(True),
-                    LessonRoom.live_at.is_not(None),
-                    LessonRoom.absence_checked_at.is_(None),
-                    LessonOccurrence.starts_at <= now - times.absence_after,
-                    LessonOccurrence.starts_at >= now - LOOK_BACK,
-                )
-            )
-        ).all()
+    async with db.reader() as connection:
+        due = await _DUE_LESSONS.rows(
+            connection,
+            {"started_by": now - times.absence_after, "started_since": now - LOOK_BACK},
+        )
     checked = []
     for lesson_id, school_id in due:
         room = await load_room(db, lesson_id, school_id)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom import audit
@@ -24,6 +24,7 @@ from classroom.errors import NotFound
 from classroom.roles import Principal
 from classroom.rooms import LessonFacts
 from classroom.storage.database import Database
+from classroom.storage.direct import DirectRead
 from classroom.storage.models import Guardianship, Notice, Person
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,18 @@ LEASE = dt.timedelta(seconds=30)
 MAX_WEBHOOK_ATTEMPTS = 30
 MAX_BACKOFF = dt.timedelta(minutes=10)
 BATCH = 50
+
+# Every node asks every few seconds, mostly to find nothing: built once, run directly.
+_DUE_NOTICES = DirectRead(
+    select(Notice.id)
+    .where(
+        Notice.pending.is_(True),
+        Notice.next_attempt_at <= bindparam("now"),
+        or_(Notice.lease_until.is_(None), Notice.lease_until < bindparam("now")),
+    )
+    .order_by(Notice.next_attempt_at)
+    .limit(BATCH)
+)
 NOTICE_EVENT = "notice"
 
 
@@ -214,19 +227,8 @@ class NoticeDispatcher:
 
     async def run_once(self, now: dt.datetime) -> int:
         """Deliver what is due now; return how many notices were worked on."""
-        async with self.db.session() as session:
-            due = (
-                await session.scalars(
-                    select(Notice.id)
-                    .where(
-                        Notice.pending.is_(True),
-                        Notice.next_attempt_at <= now,
-                        or_(Notice.lease_until.is_(None), Notice.lease_until < now),
-                    )
-                    .order_by(Notice.next_attempt_at)
-                    .limit(BATCH)
-                )
-            ).all()
+        async with self.db.reader() as connection:
+            due = [row[0] for row in await _DUE_NOTICES.rows(connection, {"now": now})]
         worked = 0
         for notice_id in due:
             if await self._lease(notice_id, now):
