@@ -49,3 +49,8 @@ def test_the_counts_are_bounded() -> None:
     finished = _run("bench.arrivals", "--students", "300", "--entries", "100", "--rounds", "2")
     assert finished.returncode == 2
     assert "every student enters once" in finished.stderr
+
+
+def test_the_background_polls_are_measured_on_both_sides() -> None:
+    finished = _run("bench.background_polls", "--students", "60", "--polls", "30", "--rounds", "2")
+    _rounds(finished, "round of polls")
