@@ -165,6 +165,8 @@ class LoadWorker:
             if student.joined and student.ready.is_set():
                 self.tally.leaving += 1
                 self._spawn(leave(student))
+            else:
+                student.stopping = True  # still coming back after a drop: no longer
 
     def _joined_rooms(self, rank: int) -> list[int]:
         return [s.seat.lesson_id for s in self.students if s.joined and s.seat.rank == rank]

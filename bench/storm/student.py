@@ -282,10 +282,10 @@ class Student:
         the page does; ``False`` if the student was not connected."""
         self.stopping = True
         conn = self.conn
-        if conn is None or not self.ready.is_set() or conn.closed.is_set():
-            self.ready.set()
+        connected = conn is not None and self.ready.is_set() and not conn.closed.is_set()
+        self.ready.set()  # a send waiting for the connection gives up (stopping)
+        if conn is None or not connected:
             return False
-        self.ready.set()
         await conn.leave(timeout)
         return True
 

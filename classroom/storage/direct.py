@@ -3,10 +3,10 @@
 Running a statement through SQLAlchemy costs far more CPU than the statement itself: for
 the two reads of every room entry (hands and chat history) 460 µs against 126 µs on
 asyncpg alone. A ``DirectRead`` (a SELECT, or an UPDATE with RETURNING) or a
-``DirectInsert`` is compiled by SQLAlchemy once per
-dialect and then run on the connection's asyncpg connection, with SQLAlchemy's own
-converters applied to the values that have one (aware datetimes, enums). On any other
-backend it runs through SQLAlchemy as usual. Errors are asyncpg's own, not wrapped.
+``DirectInsert`` is compiled by SQLAlchemy once per dialect and then run on the
+connection's asyncpg connection, with SQLAlchemy's own converters applied to the values
+that have one (aware datetimes, enums). On any other backend it runs through SQLAlchemy as
+usual. Errors are asyncpg's own, not wrapped.
 """
 
 from __future__ import annotations
