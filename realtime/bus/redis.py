@@ -20,6 +20,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -133,8 +135,15 @@ class RedisBus(Bus):
             self._url, max_connections=MAX_CONNECTIONS, timeout=10, health_check_interval=10
         )
         self._redis = aioredis.Redis(connection_pool=pool)
+        # The pub/sub connection is made again only by the reader (``_resubscribe``, a new
+        # one under the lock that (un)subscribing takes): the client's own retries would
+        # reconnect it from the reader and from a (UN)SUBSCRIBE at once, and two reads of
+        # one connection make asyncio fail one of them and leave it half set up.
         self._pubsub_redis = aioredis.Redis.from_url(
-            self._url, client_name=self.pubsub_client_name, health_check_interval=10
+            self._url,
+            client_name=self.pubsub_client_name,
+            health_check_interval=10,
+            retry=Retry(NoBackoff(), 0, supported_errors=()),
         )
         await self._redis.ping()
         self._pubsub = self._new_pubsub()
