@@ -9,13 +9,11 @@ PostgreSQL backend that served it (from ``/proc``, so run it on the database's h
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import time
 
-from bench.db_rounds import measure_rounds, seeded_school
-from bench.storm import scratch_db
+from bench.db_rounds import checked_options, measure_rounds, rounds_parser, seeded_school
 from classroom.storage.statistics import analyse_doubled_tables
 from presence.visits import Arrival, arrive_many
 
@@ -61,23 +59,21 @@ async def _measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=6000)
-    parser.add_argument("--entries", type=int, default=1500, help="entries per round")
+    parser = rounds_parser(
+        __doc__.splitlines()[0],
+        students=6000,
+        count="entries",
+        count_default=1500,
+        count_help="entries per round",
+    )
     parser.add_argument("--batch", type=int, default=1, help="entries recorded together")
-    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--analyse",
         choices=("node", "never"),
         default="node",
         help="analyse doubled tables every 5 s as nodes do, or leave them to autovacuum",
     )
-    parser.add_argument("--postgres-url", default=scratch_db.DEFAULT_POSTGRES)
-    options = parser.parse_args()
-    if not 1 <= options.students <= 100_000:
-        parser.error("--students must be between 1 and 100000")
-    if not 1 <= options.entries <= 1_000_000 or not 1 <= options.rounds <= 100:
-        parser.error("--entries must be between 1 and 1000000, --rounds between 1 and 100")
+    options = checked_options(parser, "entries")
     if not 1 <= options.batch <= 256:
         parser.error("--batch must be between 1 and 256")
     if options.students < WARM_UP + options.entries * options.rounds:

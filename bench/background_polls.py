@@ -10,12 +10,10 @@ the three: the CPU of this process and of the PostgreSQL backend that served it 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 
-from bench.db_rounds import measure_rounds, seeded_school
-from bench.storm import scratch_db
+from bench.db_rounds import checked_options, measure_rounds, rounds_parser, seeded_school
 from classroom.events import EventDispatcher
 from classroom.outbox import OutboxRelay
 from classroom.rooms import RoomTimes
@@ -46,16 +44,14 @@ async def _measure(students: int, polls: int, rounds: int, admin_url: str) -> No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=3000)
-    parser.add_argument("--polls", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--postgres-url", default=scratch_db.DEFAULT_POSTGRES)
-    options = parser.parse_args()
-    if not 1 <= options.students <= 100_000:
-        parser.error("--students must be between 1 and 100000")
-    if not 1 <= options.polls <= 1_000_000 or not 1 <= options.rounds <= 100:
-        parser.error("--polls must be between 1 and 1000000, --rounds between 1 and 100")
+    parser = rounds_parser(
+        __doc__.splitlines()[0],
+        students=3000,
+        count="polls",
+        count_default=1000,
+        count_help="rounds of the three polls per round",
+    )
+    options = checked_options(parser, "polls")
     asyncio.run(_measure(options.students, options.polls, options.rounds, options.postgres_url))
 
 

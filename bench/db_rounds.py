@@ -4,6 +4,7 @@ process, and the backend that served it, from ``/proc``: run them on the databas
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -60,3 +61,26 @@ async def measure_rounds(
             f"round {round_}: {1e6 * ours / count:.0f} µs of this process's CPU and "
             f"{1e6 * theirs / count:.0f} µs of PostgreSQL's per {unit}"
         )
+
+
+def rounds_parser(
+    description: str, *, students: int, count: str, count_default: int, count_help: str
+) -> argparse.ArgumentParser:
+    """The options of every such benchmark: ``--students``, ``--<count>`` per round,
+    ``--rounds`` and ``--postgres-url`` (add others before ``checked_options``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--students", type=int, default=students)
+    parser.add_argument(f"--{count}", type=int, default=count_default, help=count_help)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--postgres-url", default=scratch_db.DEFAULT_POSTGRES)
+    return parser
+
+
+def checked_options(parser: argparse.ArgumentParser, count: str) -> argparse.Namespace:
+    """The parsed options, the common ones kept within bounds."""
+    options = parser.parse_args()
+    if not 1 <= options.students <= 100_000:
+        parser.error("--students must be between 1 and 100000")
+    if not 1 <= getattr(options, count) <= 1_000_000 or not 1 <= options.rounds <= 100:
+        parser.error(f"--{count} must be between 1 and 1000000, --rounds between 1 and 100")
+    return options

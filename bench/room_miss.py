@@ -9,11 +9,9 @@ database's host).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 
-from bench.db_rounds import measure_rounds, seeded_school
-from bench.storm import scratch_db
+from bench.db_rounds import checked_options, measure_rounds, rounds_parser, seeded_school
 from classroom.room_cache import load_entry
 from classroom.rooms import find_room
 
@@ -40,16 +38,14 @@ async def _measure(students: int, reads: int, rounds: int, admin_url: str) -> No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=3000)
-    parser.add_argument("--reads", type=int, default=1500)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--postgres-url", default=scratch_db.DEFAULT_POSTGRES)
-    options = parser.parse_args()
-    if not 1 <= options.students <= 100_000:
-        parser.error("--students must be between 1 and 100000")
-    if not 1 <= options.reads <= 1_000_000 or not 1 <= options.rounds <= 100:
-        parser.error("--reads must be between 1 and 1000000, --rounds between 1 and 100")
+    parser = rounds_parser(
+        __doc__.splitlines()[0],
+        students=3000,
+        count="reads",
+        count_default=1500,
+        count_help="reads per round",
+    )
+    options = checked_options(parser, "reads")
     asyncio.run(_measure(options.students, options.reads, options.rounds, options.postgres_url))
 
 

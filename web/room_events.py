@@ -153,6 +153,10 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         lambda batch: chat.store_many(db, batch)
     )
 
+    async def author_in(lesson_id: int, person_id: int) -> Author:
+        """How a person appears in a lesson's room: from its cached class, else read."""
+        return cache.known_author(lesson_id, person_id) or await authors.of(person_id)
+
     async def room_of(call: Call, lesson_id: int) -> Room:
         return await cache.room(lesson_id, principal_of(call).school_id)
 
@@ -210,9 +214,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         stream = await realtime.attach(call.sid, rooms.room_channel(room.lesson.id), payload.since)
         if teacher:
             await realtime.attach(call.sid, rooms.staff_channel(room.lesson.id), None)
-        me = cache.known_author(room.lesson.id, principal.person_id) or await authors.of(
-            principal.person_id
-        )
+        me = await author_in(room.lesson.id, principal.person_id)
         visiting.add(call.sid)
         first_device = await arrivals.arrive(
             visits.Arrival(
@@ -249,9 +251,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         for departure in left:
             if departure.still_here:
                 continue
-            person = cache.known_author(
-                departure.lesson_id, principal.person_id
-            ) or await authors.of(principal.person_id)
+            person = await author_in(departure.lesson_id, principal.person_id)
             await publish_presence(departure.lesson_id, person, False)
 
     async def room_leave(call: Call, payload: RoomRef) -> dict[str, Any]:
@@ -288,9 +288,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             answers = [await realtime.publish_once(c, "chat.message", view, key) for c in channels]
             return answers[-1]  # a private message's offset is on the recipient's channel
 
-        me = cache.known_author(room.lesson.id, principal.person_id) or await authors.of(
-            principal.person_id
-        )
+        me = await author_in(room.lesson.id, principal.person_id)
         view, offset = await chat.post(
             db,
             room,
