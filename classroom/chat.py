@@ -23,7 +23,7 @@ from sqlalchemy.sql import Executable
 from classroom.errors import Forbidden, InvalidInput, NotFound
 from classroom.roles import Principal
 from classroom.rooms import MAX_CHAT_LENGTH, Author, Room, RoomState, is_enrolled, is_teacher
-from classroom.storage.database import Database, Reader
+from classroom.storage.database import Database, Direct, DriverConnection, Reader
 from classroom.storage.direct import AnySelect, DirectInsert, DirectRead
 from classroom.storage.models import ChatMessage, Person
 
@@ -195,7 +195,7 @@ async def store_many(db: Database, batch: Sequence[Outgoing]) -> list[Posted | B
         rows.append(_row_of(outgoing.view, offset))
         results.append((outgoing.view, offset if delivered_now else None))
     if rows:
-        async with db.autocommit() as connection:  # one statement: it commits on its own
+        async with db.direct() as connection:  # one statement: it commits on its own
             await _STORE.run(connection, rows)
     return results
 
@@ -219,7 +219,7 @@ async def history(db: Database, room: Room, viewer: Principal) -> list[MessageVi
         return await history_in(session, room, viewer)
 
 
-async def history_in(session: Reader, room: Room, viewer: Principal) -> list[MessageView]:
+async def history_in(session: Reader | Direct, room: Room, viewer: Principal) -> list[MessageView]:
     """The latest messages the viewer may read, oldest first: the room's, and the private
     ones they wrote or received (the teacher reads every private message of the lesson)."""
     if is_teacher(room, viewer):
@@ -279,11 +279,12 @@ _HISTORY_OF_MEMBER = DirectRead(
 
 
 async def _run_views(
-    session: Reader, query: Executable | DirectRead, params: dict[str, object]
+    session: Reader | Direct, query: Executable | DirectRead, params: dict[str, object]
 ) -> list[MessageView]:
     if isinstance(query, DirectRead):
         rows = await query.rows(session, params)
     else:
+        assert not isinstance(session, DriverConnection)
         rows = list((await session.execute(query, params)).all())
     room_messages: list[tuple[int, int, MessageView]] = []
     private_messages: list[tuple[int, MessageView]] = []

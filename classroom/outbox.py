@@ -118,7 +118,7 @@ class OutboxRelay:
 
     async def run_once(self, now: dt.datetime) -> int:
         """React to what is waiting, oldest first; return how many events were handled."""
-        async with self._db.reader() as connection:
+        async with self._db.direct() as connection:
             due = [row[0] for row in await _DUE_EVENTS.rows(connection, {"now": now})]
         handled = 0
         for event_id in due:

@@ -71,7 +71,7 @@ _REMOVED = DirectRead(
 
 async def load_entry(db: Database, lesson: LessonFacts) -> LessonEntry:
     """The entry facts of a whole lesson, read on one connection."""
-    async with db.reader() as connection:
+    async with db.direct() as connection:
         students = await _STUDENTS_OF_CLASS.rows(connection, {"class_id": lesson.class_id})
         generations = await _LINK_GENERATIONS.rows(connection, {"lesson_id": lesson.id})
         excluded = await _REMOVED.rows(connection, {"lesson_id": lesson.id})

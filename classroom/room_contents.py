@@ -18,7 +18,7 @@ class RoomContents:
 
 async def room_contents(db: Database, room: Room, viewer: Principal) -> RoomContents:
     """Both read on one connection (one checkout per join), outside a transaction."""
-    async with db.reader() as session:
+    async with db.direct() as session:
         raised = await hands.raised_hands_in(session, room.lesson.id)
         messages = await chat.history_in(session, room, viewer)
     return RoomContents(raised, messages)

@@ -193,7 +193,7 @@ _ROOM_OF_LESSON = DirectRead(
 
 async def find_room(db: Database, lesson_id: int) -> Room | None:
     """The room of a lesson of any school (the caller checks the school)."""
-    async with db.reader() as connection:
+    async with db.direct() as connection:
         rows = await _ROOM_OF_LESSON.rows(connection, {"lesson_id": lesson_id})
     row = rows[0] if rows else None
     if row is None:

@@ -51,7 +51,7 @@ _DUE_LESSONS = DirectRead(
 
 async def check_due_lessons(db: Database, *, now: dt.datetime, times: RoomTimes) -> list[int]:
     """Check every lesson that is due; return the ids of those this call checked."""
-    async with db.reader() as connection:
+    async with db.direct() as connection:
         due = await _DUE_LESSONS.rows(
             connection,
             {"started_by": now - times.absence_after, "started_since": now - LOOK_BACK},

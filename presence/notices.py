@@ -227,7 +227,7 @@ class NoticeDispatcher:
 
     async def run_once(self, now: dt.datetime) -> int:
         """Deliver what is due now; return how many notices were worked on."""
-        async with self.db.reader() as connection:
+        async with self.db.direct() as connection:
             due = [row[0] for row in await _DUE_NOTICES.rows(connection, {"now": now})]
         worked = 0
         for notice_id in due:

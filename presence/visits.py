@@ -23,9 +23,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from classroom.storage.database import Database
+from classroom.storage.database import Database, Direct
 from classroom.storage.direct import DirectInsert, DirectRead, Row
 from classroom.storage.models import NodeHeartbeat, RoomVisit
 
@@ -129,9 +128,7 @@ def _padded(values: set[V]) -> list[V]:
     return ordered + ordered[-1:] * ((1 << (len(ordered) - 1).bit_length()) - len(ordered))
 
 
-async def _read_open_visits(
-    connection: AsyncConnection, lessons: set[int], people: set[int]
-) -> list[Row]:
+async def _read_open_visits(connection: Direct, lessons: set[int], people: set[int]) -> list[Row]:
     lesson_ids, person_ids = _padded(lessons), _padded(people)
     shape = (len(lesson_ids), len(person_ids))
     read = _OPEN_VISITS.get(shape)
@@ -159,7 +156,7 @@ async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
     lessons = {a.lesson_id for a in arrivals}
     people = {a.person_id for a in arrivals}
     open_visits: dict[tuple[int, int], list[tuple[str, dt.datetime]]] = {}
-    async with db.autocommit() as session:
+    async with db.direct() as session:
         rows = await _read_open_visits(session, lessons, people)
         for lesson, person, connection, own_seen, node_seen in rows:
             seen = _last_seen(own_seen, node_seen)
@@ -225,7 +222,7 @@ _CLOSE_IN_LESSON = DirectRead(
 
 
 async def _close_connections_of(
-    connection: AsyncConnection, connection_ids: set[str], now: dt.datetime
+    connection: Direct, connection_ids: set[str], now: dt.datetime
 ) -> list[Row]:
     padded = _padded(connection_ids)
     close = _CLOSE_CONNECTIONS.get(len(padded))
@@ -247,7 +244,7 @@ async def depart_many(db: Database, leavings: Sequence[Leaving]) -> list[list[De
         return []
     now = max(leaving.now for leaving in leavings)
     closed: dict[int, list[tuple[int, int]]] = {}  # by index in leavings
-    async with db.autocommit() as connection:
+    async with db.direct() as connection:
         # Rooms left first: a connection that leaves a room and then closes, in one batch,
         # leaves that room by the first.
         for index, leaving in enumerate(leavings):

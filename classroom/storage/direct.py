@@ -19,9 +19,9 @@ import asyncpg
 from sqlalchemy import Insert, Select, Table, Update, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from classroom.storage.database import Reader
+from classroom.storage.database import Direct, DriverConnection, Reader
 
 Row = Sequence[Any]
 T = TypeVar("T")
@@ -47,10 +47,12 @@ class DirectRead:
         self._statement = statement
         self._plans: dict[int, _Plan] = {}
 
-    async def rows(self, connection: Reader, params: Mapping[str, Any]) -> list[Row]:
+    async def rows(self, connection: Reader | Direct, params: Mapping[str, Any]) -> list[Row]:
         """The rows of the statement with these parameters (its defaults for the rest)."""
-        if not isinstance(connection, AsyncConnection) or connection.dialect.driver != "asyncpg":
+        if not _on_asyncpg(connection):
+            assert not isinstance(connection, DriverConnection)
             return list((await connection.execute(self._statement, params)).all())
+        assert not isinstance(connection, AsyncSession)
         dialect = connection.dialect
         plan = self._plans.get(id(dialect)) or self._plan(dialect)
         args = [
@@ -110,12 +112,13 @@ class DirectInsert:
         )
         self._plans: dict[int, tuple[str, tuple[Callable[[Any], Any] | None, ...]]] = {}
 
-    async def run(self, connection: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    async def run(self, connection: Direct, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert the rows (each has every column named at construction)."""
         if not rows:
             return
         dialect = connection.dialect
-        if dialect.driver != "asyncpg":
+        if not _on_asyncpg(connection):
+            assert isinstance(connection, AsyncConnection)
             statement = self._on_sqlite if dialect.name == "sqlite" else self._on_postgresql
             await connection.execute(statement, [dict(row) for row in rows])
             return
@@ -140,15 +143,33 @@ class DirectInsert:
         return self._plans[id(dialect)]
 
 
+_BROKEN = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    # A backend ended under a statement can leave the protocol in a state it cannot use.
+    asyncpg.InternalClientError,
+)
+
+
+def _on_asyncpg(connection: Reader | Direct) -> bool:
+    return isinstance(connection, DriverConnection) or (
+        isinstance(connection, AsyncConnection) and connection.dialect.driver == "asyncpg"
+    )
+
+
 async def _on_driver(
-    connection: AsyncConnection, work: Callable[[asyncpg.Connection], Awaitable[T]]
+    connection: Reader | Direct, work: Callable[[asyncpg.Connection], Awaitable[T]]
 ) -> T:
     """Run ``work`` on the connection's asyncpg connection; a connection that broke under
     it is taken out of the pool."""
-    raw = await connection.get_raw_connection()
-    driver: asyncpg.Connection = raw.driver_connection
+    if isinstance(connection, DriverConnection):
+        driver: asyncpg.Connection = connection.driver
+    else:
+        assert isinstance(connection, AsyncConnection)
+        driver = (await connection.get_raw_connection()).driver_connection
     try:
         return await work(driver)
-    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+    except _BROKEN:
         await connection.invalidate()  # the pool must not hand this connection out again
         raise

@@ -51,11 +51,11 @@ class FailingStore(Database):
         self.__dict__.update(db.__dict__)
         self.failures = failures
 
-    def autocommit(self) -> Any:
+    def direct(self) -> Any:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("the database is gone")
-        return super().autocommit()
+        return super().direct()
 
 
 async def test_messages_posted_together_are_stored_and_published_once(db: Database) -> None:

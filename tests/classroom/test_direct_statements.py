@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import cast
 
+import asyncpg
 import pytest
-from sqlalchemy import Table, bindparam, select, text
+from sqlalchemy import Float, Table, bindparam, func, select, text
 
 from classroom.roles import Role
 from classroom.storage.database import Database
@@ -127,3 +129,104 @@ async def test_an_insert_does_not_send_back_what_nobody_reads(db: Database) -> N
         ).scalars()
         inserts = [sql for sql in prepared if sql.startswith("INSERT INTO room_visit")]
     assert inserts and not any("RETURNING" in sql for sql in inserts), inserts
+
+
+async def test_a_lent_connection_reads_and_writes_as_a_pooled_one(db: Database) -> None:
+    people = [await login(db, name) for name in ("student", "student-5a-02")]
+    table = cast(Table, RaisedHand.__table__)
+    insert_hands = DirectInsert(table, ("lesson_id", "person_id", "raised_at"))
+    rows = [
+        {"lesson_id": 2, "person_id": p.person_id, "raised_at": NOW + dt.timedelta(minutes=n)}
+        for n, p in enumerate(people)
+    ]
+    read = DirectRead(
+        select(RaisedHand.person_id, RaisedHand.raised_at)
+        .where(RaisedHand.lesson_id == bindparam("lesson_id"))
+        .order_by(RaisedHand.raised_at)
+    )
+    async with db.direct() as connection:
+        await insert_hands.run(connection, rows)
+        direct = [tuple(row) for row in await read.rows(connection, {"lesson_id": 2})]
+    async with db.reader() as connection:  # committed without a transaction of its own
+        pooled = [tuple(row) for row in await read.rows(connection, {"lesson_id": 2})]
+    assert direct == pooled == [(row["person_id"], row["raised_at"]) for row in rows]
+    assert direct[0][1].tzinfo is dt.UTC
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_connection_given_up_mid_statement_is_not_lent_again(database_url: str) -> None:
+    """A caller cancelled while its statement runs leaves the connection busy: it is closed
+    (its backend ends) instead of going back to the pool, and the next caller is served."""
+    db = Database(database_url, pool_size=1)
+    sleep = DirectRead(select(func.pg_sleep(bindparam("seconds", type_=Float))))
+    backend = DirectRead(select(func.pg_backend_pid()))
+    try:
+        async with db.direct() as connection:
+            (first_backend,) = (await backend.rows(connection, {}))[0]
+
+        async def sleep_long() -> None:
+            async with db.direct() as connection:
+                await sleep.rows(connection, {"seconds": 30.0})
+
+        sleeping = asyncio.create_task(sleep_long())
+        await asyncio.sleep(0.3)
+        sleeping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sleeping
+        async with asyncio.timeout(10), db.direct() as connection:
+            (next_backend,) = (await backend.rows(connection, {}))[0]
+        assert next_backend != first_backend, "the busy connection was lent again"
+        async with db.reader() as connection:
+            alive = (
+                await connection.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": first_backend},
+                )
+            ).scalar_one()
+        for _ in range(50):  # the backend ends once it notices the closed connection
+            if not alive:
+                break
+            await asyncio.sleep(0.1)
+            async with db.reader() as connection:
+                alive = (
+                    await connection.execute(
+                        text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                        {"pid": first_backend},
+                    )
+                ).scalar_one()
+        assert alive == 0
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_broken_lent_connection_is_replaced(database_url: str) -> None:
+    db = Database(database_url, pool_size=1)
+    backend = DirectRead(select(func.pg_backend_pid()))
+    try:
+        async with db.direct() as connection:
+            (first_backend,) = (await backend.rows(connection, {}))[0]
+        killer = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+        try:
+            await killer.execute("SELECT pg_terminate_backend($1)", first_backend)
+            for _ in range(100):  # until the backend has ended
+                query = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1"
+                if not await killer.fetchval(query, first_backend):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await killer.close()
+        broken = (
+            OSError,
+            asyncpg.InterfaceError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.InternalClientError,
+        )
+        with pytest.raises(broken):
+            async with db.direct() as connection:
+                await backend.rows(connection, {})
+        async with asyncio.timeout(10), db.direct() as connection:
+            (next_backend,) = (await backend.rows(connection, {}))[0]
+        assert next_backend != first_backend
+    finally:
+        await db.close()
