@@ -24,7 +24,7 @@ from classroom.errors import Forbidden, InvalidInput, NotFound
 from classroom.roles import Principal
 from classroom.rooms import MAX_CHAT_LENGTH, Author, Room, RoomState, is_enrolled, is_teacher
 from classroom.storage.database import Database, Direct, DriverConnection, Reader
-from classroom.storage.direct import AnySelect, DirectInsert, DirectRead
+from classroom.storage.direct import AnySelect, DirectInsert, DirectRead, Row
 from classroom.storage.models import ChatMessage, Person
 
 HISTORY_LIMIT = 200
@@ -222,11 +222,9 @@ async def history(db: Database, room: Room, viewer: Principal) -> list[MessageVi
 async def history_in(session: Reader | Direct, room: Room, viewer: Principal) -> list[MessageView]:
     """The latest messages the viewer may read, oldest first: the room's, and the private
     ones they wrote or received (the teacher reads every private message of the lesson)."""
-    if is_teacher(room, viewer):
-        return await _run_views(session, _HISTORY_OF_TEACHER, {"lesson_id": room.lesson.id})
-    return await _run_views(
-        session, _HISTORY_OF_MEMBER, {"lesson_id": room.lesson.id, "viewer_id": viewer.person_id}
-    )
+    teacher, params = history_params(room, viewer)
+    read = _HISTORY_OF_TEACHER if teacher else _HISTORY_OF_MEMBER
+    return await _run_views(session, read, params)
 
 
 def _view_query(*conditions: object, limit: int) -> AnySelect:
@@ -255,27 +253,34 @@ def _view_query(*conditions: object, limit: int) -> AnySelect:
     )
 
 
-# The histories read at every room entry, built once (building a statement costs more than
+# The histories read at every room entry (built once: building a statement costs more than
 # running it): the teacher's, and a member's (room messages and their own private ones).
-_HISTORY_OF_TEACHER = DirectRead(
-    _view_query(
-        ChatMessage.lesson_id == bindparam("lesson_id"),
-        ChatMessage.deleted_at.is_(None),
-        limit=HISTORY_LIMIT,
-    )
+HISTORY_OF_TEACHER = _view_query(
+    ChatMessage.lesson_id == bindparam("lesson_id"),
+    ChatMessage.deleted_at.is_(None),
+    limit=HISTORY_LIMIT,
 )
-_HISTORY_OF_MEMBER = DirectRead(
-    _view_query(
-        ChatMessage.lesson_id == bindparam("lesson_id"),
-        ChatMessage.deleted_at.is_(None),
-        or_(
-            ChatMessage.recipient_id.is_(None),
-            ChatMessage.recipient_id == bindparam("viewer_id"),
-            ChatMessage.author_id == bindparam("viewer_id"),
-        ),
-        limit=HISTORY_LIMIT,
-    )
+"""Every message of a lesson; parameter ``lesson_id``. Rows for ``views_of``."""
+HISTORY_OF_MEMBER = _view_query(
+    ChatMessage.lesson_id == bindparam("lesson_id"),
+    ChatMessage.deleted_at.is_(None),
+    or_(
+        ChatMessage.recipient_id.is_(None),
+        ChatMessage.recipient_id == bindparam("viewer_id"),
+        ChatMessage.author_id == bindparam("viewer_id"),
+    ),
+    limit=HISTORY_LIMIT,
 )
+"""A member's messages of a lesson; parameters ``lesson_id`` and ``viewer_id``."""
+_HISTORY_OF_TEACHER = DirectRead(HISTORY_OF_TEACHER)
+_HISTORY_OF_MEMBER = DirectRead(HISTORY_OF_MEMBER)
+
+
+def history_params(room: Room, viewer: Principal) -> tuple[bool, dict[str, object]]:
+    """Whether the viewer reads the teacher's history, and the parameters of theirs."""
+    if is_teacher(room, viewer):
+        return True, {"lesson_id": room.lesson.id}
+    return False, {"lesson_id": room.lesson.id, "viewer_id": viewer.person_id}
 
 
 async def _run_views(
@@ -286,9 +291,15 @@ async def _run_views(
     else:
         assert not isinstance(session, DriverConnection)
         rows = list((await session.execute(query, params)).all())
+    return views_of(rows)
+
+
+def views_of(rows: Sequence[Row]) -> list[MessageView]:
+    """The messages of rows of a history query (in any order), in the order members saw
+    them."""
     room_messages: list[tuple[int, int, MessageView]] = []
     private_messages: list[tuple[int, MessageView]] = []
-    for row in reversed(rows):
+    for row in rows:
         (message_id, lesson_id, author_id, recipient_id, text, sent_at, client_id, offset, seq) = (
             row[:9]
         )
@@ -306,6 +317,7 @@ async def _run_views(
             room_messages.append((offset or 0, seq, view))
         else:
             private_messages.append((seq, view))
+    private_messages.sort(key=lambda item: (item[1].sent_at, item[0]))
     return _in_delivery_order(room_messages, private_messages)
 
 
@@ -317,7 +329,8 @@ def _in_delivery_order(
     them live (clocks of two nodes may disagree); private ones slotted in by time."""
     merged: list[MessageView] = []
     pending = list(private_messages)
-    for _offset, seq, view in sorted(room_messages, key=lambda item: item[0]):
+    by_offset = sorted(room_messages, key=lambda item: (item[0], item[2].sent_at, item[1]))
+    for _offset, seq, view in by_offset:
         while pending and (pending[0][1].sent_at, pending[0][0]) < (view.sent_at, seq):
             merged.append(pending.pop(0)[1])
         merged.append(view)

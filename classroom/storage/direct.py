@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Insert, Select, Table, Update, bindparam, insert
+from sqlalchemy import CompoundSelect, Insert, Select, Table, Update, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -26,8 +26,9 @@ from classroom.storage.database import Direct, DriverConnection, Reader
 Row = Sequence[Any]
 T = TypeVar("T")
 AnySelect = Select[*tuple[Any, ...]]
-RowsStatement = AnySelect | Update
-"""A statement that returns rows: a SELECT, or an UPDATE with RETURNING."""
+RowsStatement = AnySelect | CompoundSelect[*tuple[Any, ...]] | Update
+"""A statement that returns rows: a SELECT (or a UNION of them), or an UPDATE with
+RETURNING."""
 
 
 @dataclass(frozen=True, slots=True)

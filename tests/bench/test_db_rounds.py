@@ -1,4 +1,4 @@
-"""The database micro-benchmarks (a room miss, a room entry's record) run against
+"""The database micro-benchmarks (a room miss, a room entry's record and its reads) run against
 PostgreSQL and report both sides' CPU per round."""
 
 from __future__ import annotations
@@ -54,3 +54,8 @@ def test_the_counts_are_bounded() -> None:
 def test_the_background_polls_are_measured_on_both_sides() -> None:
     finished = _run("bench.background_polls", "--students", "60", "--polls", "30", "--rounds", "2")
     _rounds(finished, "round of polls")
+
+
+def test_a_room_entrys_reads_are_measured_on_both_sides() -> None:
+    finished = _run("bench.room_entry", "--students", "90", "--entries", "30", "--rounds", "2")
+    _rounds(finished, "entry")
