@@ -14,18 +14,25 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
+    DateTime,
+    Integer,
+    String,
     Table,
     bindparam,
     case,
     delete,
+    exists,
     func,
+    literal_column,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 
-from classroom.storage.database import Database, Direct
-from classroom.storage.direct import DirectInsert, DirectRead, Row
+from classroom.storage.database import Database, Direct, DriverConnection
+from classroom.storage.direct import AnySelect, DirectInsert, DirectRead, Row
 from classroom.storage.models import NodeHeartbeat, RoomVisit
 
 V = TypeVar("V", int, str)
@@ -102,7 +109,11 @@ async def arrive(
 # have the same trap, more mildly; `classroom.storage.statistics` analyses the table as
 # it fills, so that such plans are made again.
 def _open_visits(lessons: int, people: int) -> DirectRead:
-    return DirectRead(
+    return DirectRead(_open_visits_select(lessons, people))
+
+
+def _open_visits_select(lessons: int, people: int) -> AnySelect:
+    return (
         select(
             RoomVisit.lesson_id,
             RoomVisit.person_id,
@@ -146,46 +157,144 @@ _NEW_VISITS = DirectInsert(
 
 
 async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
-    """Record many arrivals with two statements (a read of the open visits, one insert of
-    the new ones; no transaction around them, which would not make the read-then-insert
-    atomic across nodes either); for each, ``True`` if the person was not in that room
-    before on another connection (any device, any node, or an earlier arrival of the same
-    batch)."""
+    """Record many arrivals: a read of the open visits of the people arriving, and one
+    insert of the new ones (on PostgreSQL one statement does both; no transaction around
+    them, which would not make the read-then-insert atomic across nodes either). For each,
+    ``True`` if the person was not in that room before on another connection (any device,
+    any node, or an earlier arrival of the same batch)."""
     if not arrivals:
         return []
     lessons = {a.lesson_id for a in arrivals}
     people = {a.person_id for a in arrivals}
-    open_visits: dict[tuple[int, int], list[tuple[str, dt.datetime]]] = {}
-    async with db.direct() as session:
-        rows = await _read_open_visits(session, lessons, people)
-        for lesson, person, connection, own_seen, node_seen in rows:
-            seen = _last_seen(own_seen, node_seen)
-            open_visits.setdefault((lesson, person), []).append((connection, seen))
-        firsts: list[bool] = []
-        new_rows: list[dict[str, object]] = []
-        for a in arrivals:
-            visits = open_visits.setdefault((a.lesson_id, a.person_id), [])
-            fresh_since = a.now - STALE_AFTER
-            firsts.append(
-                not any(
-                    connection != a.connection_id and seen_at >= fresh_since
-                    for connection, seen_at in visits
-                )
-            )
-            if all(connection != a.connection_id for connection, _seen in visits):
-                visits.append((a.connection_id, a.now))
-                new_rows.append(
-                    {
-                        "lesson_id": a.lesson_id,
-                        "person_id": a.person_id,
-                        "connection_id": a.connection_id,
-                        "node_id": a.node_id,
-                        "joined_at": a.now,
-                        "seen_at": a.now,
-                    }
-                )
-        await _NEW_VISITS.run(session, new_rows)
+    async with db.direct() as connection:
+        if isinstance(connection, DriverConnection):
+            rows = await _read_open_visits_and_insert(connection, arrivals, lessons, people)
+            return _firsts_and_new_visits(arrivals, rows)[0]
+        rows = await _read_open_visits(connection, lessons, people)
+        firsts, new_visits = _firsts_and_new_visits(arrivals, rows)
+        await _NEW_VISITS.run(connection, new_visits)
     return firsts
+
+
+def _firsts_and_new_visits(
+    arrivals: Sequence[Arrival], open_rows: Sequence[Row]
+) -> tuple[list[bool], list[dict[str, object]]]:
+    """From the open visits of the people arriving: whether each arrival is the person's
+    first device in the room, and the visits to open (one per connection not in it yet)."""
+    open_visits: dict[tuple[int, int], list[tuple[str, dt.datetime]]] = {}
+    for lesson, person, connection, own_seen, node_seen in open_rows:
+        seen = _last_seen(own_seen, node_seen)
+        open_visits.setdefault((lesson, person), []).append((connection, seen))
+    firsts: list[bool] = []
+    new_visits: list[dict[str, object]] = []
+    for a in arrivals:
+        visits = open_visits.setdefault((a.lesson_id, a.person_id), [])
+        fresh_since = a.now - STALE_AFTER
+        firsts.append(
+            not any(
+                connection != a.connection_id and seen_at >= fresh_since
+                for connection, seen_at in visits
+            )
+        )
+        if all(connection != a.connection_id for connection, _seen in visits):
+            visits.append((a.connection_id, a.now))
+            new_visits.append(
+                {
+                    "lesson_id": a.lesson_id,
+                    "person_id": a.person_id,
+                    "connection_id": a.connection_id,
+                    "node_id": a.node_id,
+                    "joined_at": a.now,
+                    "seen_at": a.now,
+                }
+            )
+    return firsts, new_visits
+
+
+def _open_visits_and_insert(lessons: int, people: int) -> DirectRead:
+    """The read of open visits (as ``_open_visits``) with, in the same statement, the insert
+    of a visit for each arriving connection that has none open yet (its first arrival in
+    the batch), from arrays ``new_*`` in arrival order. The read does not see the rows the
+    insert adds: both see the database as the statement began."""
+    opened = _open_visits_select(lessons, people).cte("opened")
+    arriving = (
+        func.unnest(
+            bindparam("new_lessons", type_=ARRAY(Integer)),
+            bindparam("new_people", type_=ARRAY(Integer)),
+            bindparam("new_connections", type_=ARRAY(String)),
+            bindparam("new_nodes", type_=ARRAY(String)),
+            bindparam("new_times", type_=ARRAY(DateTime())),
+        )
+        .table_valued(
+            "lesson_id", "person_id", "connection_id", "node_id", "at", with_ordinality="n"
+        )
+        .render_derived(with_types=False)
+        .alias("arriving")
+    )
+    already_open: AnySelect = (
+        select(literal_column("1"))
+        .select_from(opened)
+        .where(
+            opened.c[0] == arriving.c.lesson_id,
+            opened.c[1] == arriving.c.person_id,
+            opened.c[2] == arriving.c.connection_id,
+        )
+    )
+    first_of_each = (
+        select(
+            arriving.c.lesson_id,
+            arriving.c.person_id,
+            arriving.c.connection_id,
+            arriving.c.node_id,
+            arriving.c.at,
+            arriving.c.at,
+        )
+        .ext(
+            postgresql.distinct_on(
+                arriving.c.lesson_id, arriving.c.person_id, arriving.c.connection_id
+            )
+        )
+        .where(~exists(already_open))
+        .order_by(
+            arriving.c.lesson_id, arriving.c.person_id, arriving.c.connection_id, arriving.c.n
+        )
+    )
+    inserted = (
+        postgresql.insert(RoomVisit)
+        .from_select(
+            ["lesson_id", "person_id", "connection_id", "node_id", "joined_at", "seen_at"],
+            first_of_each,
+        )
+        .cte("inserted")
+    )
+    return DirectRead(select(opened).add_cte(inserted))
+
+
+_OPEN_VISITS_AND_INSERT: dict[tuple[int, int], DirectRead] = {}
+
+
+async def _read_open_visits_and_insert(
+    connection: DriverConnection,
+    arrivals: Sequence[Arrival],
+    lessons: set[int],
+    people: set[int],
+) -> list[Row]:
+    lesson_ids, person_ids = _padded(lessons), _padded(people)
+    shape = (len(lesson_ids), len(person_ids))
+    read = _OPEN_VISITS_AND_INSERT.get(shape)
+    if read is None:
+        read = _OPEN_VISITS_AND_INSERT[shape] = _open_visits_and_insert(*shape)
+    params: dict[str, object] = {f"lesson{n}": value for n, value in enumerate(lesson_ids)}
+    params.update((f"person{n}", value) for n, value in enumerate(person_ids))
+    params.update(
+        new_lessons=[a.lesson_id for a in arrivals],
+        new_people=[a.person_id for a in arrivals],
+        new_connections=[a.connection_id for a in arrivals],
+        new_nodes=[a.node_id for a in arrivals],
+        # Stored without zone, as ``UtcDateTime`` stores them.
+        new_times=[a.now.astimezone(dt.UTC).replace(tzinfo=None) for a in arrivals],
+    )
+    return await read.rows(connection, params)
 
 
 async def depart(

@@ -140,6 +140,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
     realtime = services.realtime
     db = services.db
     settings = services.settings
+    times = settings.room_times  # settings do not change; built once, not per event
 
     def now() -> dt.datetime:
         return services.clock()
@@ -170,7 +171,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             raise Forbidden("join the lesson room first", code="not_in_room")
 
     def status(room: Room) -> RoomStatus:
-        return rooms.room_status(room, now(), settings.room_times)
+        return rooms.room_status(room, now(), times)
 
     async def publish_status(room: Room) -> None:
         await realtime.publish(rooms.room_channel(room.lesson.id), "room.state", status(room))
@@ -194,7 +195,6 @@ def register_room_events(router: EventRouter, services: Services) -> None:
     async def enter_room(call: Call, payload: RoomJoin) -> RoomJoined:
         principal = principal_of(call)
         room = await room_of(call, payload.lesson_id)
-        times = settings.room_times
         await rooms.check_entry(
             db,
             services.links,
@@ -229,7 +229,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             await publish_presence(room.lesson.id, me, True)
         if (
             principal.role is Role.STUDENT
-            and absence.may_have_run(room.lesson, now(), settings.room_times)
+            and absence.may_have_run(room.lesson, now(), times)
             and await absence.student_arrived(db, room.lesson, principal.person_id, now=now())
         ):
             services.wake_background()
@@ -295,7 +295,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             me,
             principal,
             payload.text,
-            state=room.state(now(), settings.room_times),
+            state=room.state(now(), times),
             to_id=payload.to,
             client_id=payload.client_id,
             now=now(),

@@ -61,6 +61,26 @@ async def test_batches_of_any_size_find_every_open_visit(db: Database) -> None:
     assert await visits.arrive_many(db, [*again, newcomer]) == [False] * 5 + [True]
 
 
+async def test_a_connection_arriving_twice_in_one_batch_opens_one_visit(db: Database) -> None:
+    """One visit per connection, from its first arrival in the batch; a connection already
+    in the room opens none."""
+    lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
+    student, other = [(await login(db, n)).person_id for n in ("student", "student-5a-02")]
+    later = NOW + dt.timedelta(minutes=1)
+    assert await visits.arrive_many(db, [Arrival(lesson, other, "tablet", "node-1", NOW)]) == [True]
+    batch = [
+        Arrival(lesson, student, "phone", "node-1", NOW),
+        Arrival(lesson, other, "tablet", "node-1", later),  # already in the room
+        Arrival(lesson, student, "phone", "node-1", later),  # the same connection again
+        Arrival(lesson, student, "laptop", "node-2", later),
+    ]
+    assert await visits.arrive_many(db, batch) == [True, True, True, False]
+    stored = await visits.visits_of(db, lesson)
+    assert [joined for joined, _left, _seen in stored[student]] == [NOW, later]
+    assert [joined for joined, _left, _seen in stored[other]] == [NOW]
+    assert all(left is None for v in stored.values() for _joined, left, _seen in v)
+
+
 async def test_a_person_back_after_their_devices_left_arrives_first_again(db: Database) -> None:
     lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
     student = (await login(db, "student")).person_id
