@@ -60,21 +60,38 @@ async def test_no_rows_and_a_session_reader(db: Database) -> None:
         assert await read.rows(session, {"person_id": -1}) == []
 
 
-async def test_inserted_rows_read_back_as_given(db: Database) -> None:
+HANDS = cast(Table, RaisedHand.__table__)
+INSERT_HANDS = DirectInsert(HANDS, ("lesson_id", "person_id", "raised_at"))
+
+
+async def _two_hands(db: Database, lesson_id: int) -> list[dict[str, object]]:
+    """Rows of two students' hands, a minute apart (not inserted)."""
     people = [await login(db, name) for name in ("student", "student-5a-02")]
-    table = cast(Table, RaisedHand.__table__)
-    insert_hands = DirectInsert(table, ("lesson_id", "person_id", "raised_at"))
-    rows = [
-        {"lesson_id": 1, "person_id": p.person_id, "raised_at": NOW + dt.timedelta(minutes=n)}
+    return [
+        {
+            "lesson_id": lesson_id,
+            "person_id": p.person_id,
+            "raised_at": NOW + dt.timedelta(minutes=n),
+        }
         for n, p in enumerate(people)
     ]
+
+
+async def _backend_alive(db: Database, pid: int) -> bool:
+    async with db.reader() as connection:
+        query = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+        return bool((await connection.execute(query, {"pid": pid})).scalar_one())
+
+
+async def test_inserted_rows_read_back_as_given(db: Database) -> None:
+    rows = await _two_hands(db, 1)
     async with db.autocommit() as connection:
-        await insert_hands.run(connection, rows)
-        await insert_hands.run(connection, [])
+        await INSERT_HANDS.run(connection, rows)
+        await INSERT_HANDS.run(connection, [])
         stored = (
             await connection.execute(
-                select(table.c.lesson_id, table.c.person_id, table.c.raised_at).order_by(
-                    table.c.raised_at
+                select(HANDS.c.lesson_id, HANDS.c.person_id, HANDS.c.raised_at).order_by(
+                    HANDS.c.raised_at
                 )
             )
         ).all()
@@ -132,20 +149,14 @@ async def test_an_insert_does_not_send_back_what_nobody_reads(db: Database) -> N
 
 
 async def test_a_lent_connection_reads_and_writes_as_a_pooled_one(db: Database) -> None:
-    people = [await login(db, name) for name in ("student", "student-5a-02")]
-    table = cast(Table, RaisedHand.__table__)
-    insert_hands = DirectInsert(table, ("lesson_id", "person_id", "raised_at"))
-    rows = [
-        {"lesson_id": 2, "person_id": p.person_id, "raised_at": NOW + dt.timedelta(minutes=n)}
-        for n, p in enumerate(people)
-    ]
+    rows = await _two_hands(db, 2)
     read = DirectRead(
         select(RaisedHand.person_id, RaisedHand.raised_at)
         .where(RaisedHand.lesson_id == bindparam("lesson_id"))
         .order_by(RaisedHand.raised_at)
     )
     async with db.direct() as connection:
-        await insert_hands.run(connection, rows)
+        await INSERT_HANDS.run(connection, rows)
         direct = [tuple(row) for row in await read.rows(connection, {"lesson_id": 2})]
     async with db.reader() as connection:  # committed without a transaction of its own
         pooled = [tuple(row) for row in await read.rows(connection, {"lesson_id": 2})]
@@ -176,25 +187,11 @@ async def test_a_connection_given_up_mid_statement_is_not_lent_again(database_ur
         async with asyncio.timeout(10), db.direct() as connection:
             (next_backend,) = (await backend.rows(connection, {}))[0]
         assert next_backend != first_backend, "the busy connection was lent again"
-        async with db.reader() as connection:
-            alive = (
-                await connection.execute(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                    {"pid": first_backend},
-                )
-            ).scalar_one()
         for _ in range(50):  # the backend ends once it notices the closed connection
-            if not alive:
+            if not await _backend_alive(db, first_backend):
                 break
             await asyncio.sleep(0.1)
-            async with db.reader() as connection:
-                alive = (
-                    await connection.execute(
-                        text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                        {"pid": first_backend},
-                    )
-                ).scalar_one()
-        assert alive == 0
+        assert not await _backend_alive(db, first_backend)
     finally:
         await db.close()
 
