@@ -23,7 +23,7 @@ from sqlalchemy.sql import Executable
 from classroom.errors import Forbidden, InvalidInput, NotFound
 from classroom.roles import Principal
 from classroom.rooms import MAX_CHAT_LENGTH, Author, Room, RoomState, is_enrolled, is_teacher
-from classroom.storage.database import Database, Direct, DriverConnection, Reader
+from classroom.storage.database import Database, Reader
 from classroom.storage.direct import AnySelect, DirectInsert, DirectRead, Row
 from classroom.storage.models import ChatMessage, Person
 
@@ -219,7 +219,7 @@ async def history(db: Database, room: Room, viewer: Principal) -> list[MessageVi
         return await history_in(session, room, viewer)
 
 
-async def history_in(session: Reader | Direct, room: Room, viewer: Principal) -> list[MessageView]:
+async def history_in(session: Reader, room: Room, viewer: Principal) -> list[MessageView]:
     """The latest messages the viewer may read, oldest first: the room's, and the private
     ones they wrote or received (the teacher reads every private message of the lesson)."""
     teacher, params = history_params(room, viewer)
@@ -284,12 +284,11 @@ def history_params(room: Room, viewer: Principal) -> tuple[bool, dict[str, objec
 
 
 async def _run_views(
-    session: Reader | Direct, query: Executable | DirectRead, params: dict[str, object]
+    session: Reader, query: Executable | DirectRead, params: dict[str, object]
 ) -> list[MessageView]:
     if isinstance(query, DirectRead):
         rows = await query.rows(session, params)
     else:
-        assert not isinstance(session, DriverConnection)
         rows = list((await session.execute(query, params)).all())
     return views_of(rows)
 

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from classroom.errors import Forbidden
 from classroom.roles import Principal
 from classroom.rooms import Room, is_teacher
-from classroom.storage.database import Database, Direct, Reader
+from classroom.storage.database import Database, Reader
 from classroom.storage.direct import DirectRead
 from classroom.storage.models import Person, RaisedHand
 
@@ -62,6 +62,6 @@ _RAISED_HANDS = DirectRead(
 )
 
 
-async def raised_hands_in(session: Reader | Direct, lesson_id: int) -> list[HandView]:
+async def raised_hands_in(session: Reader, lesson_id: int) -> list[HandView]:
     rows = await _RAISED_HANDS.rows(session, {"lesson_id": lesson_id})
     return [HandView(person, name, True, at) for person, name, at in rows]

@@ -172,21 +172,35 @@ async def arrive_many(db: Database, arrivals: Sequence[Arrival]) -> list[bool]:
             return _firsts_and_new_visits(arrivals, rows)[0]
         rows = await _read_open_visits(connection, lessons, people)
         firsts, new_visits = _firsts_and_new_visits(arrivals, rows)
-        await _NEW_VISITS.run(connection, new_visits)
+        await _NEW_VISITS.run(
+            connection,
+            [
+                {
+                    "lesson_id": a.lesson_id,
+                    "person_id": a.person_id,
+                    "connection_id": a.connection_id,
+                    "node_id": a.node_id,
+                    "joined_at": a.now,
+                    "seen_at": a.now,
+                }
+                for a in new_visits
+            ],
+        )
     return firsts
 
 
 def _firsts_and_new_visits(
     arrivals: Sequence[Arrival], open_rows: Sequence[Row]
-) -> tuple[list[bool], list[dict[str, object]]]:
+) -> tuple[list[bool], list[Arrival]]:
     """From the open visits of the people arriving: whether each arrival is the person's
-    first device in the room, and the visits to open (one per connection not in it yet)."""
+    first device in the room, and the arrivals that open a visit (one per connection not in
+    it yet)."""
     open_visits: dict[tuple[int, int], list[tuple[str, dt.datetime]]] = {}
     for lesson, person, connection, own_seen, node_seen in open_rows:
         seen = _last_seen(own_seen, node_seen)
         open_visits.setdefault((lesson, person), []).append((connection, seen))
     firsts: list[bool] = []
-    new_visits: list[dict[str, object]] = []
+    new_visits: list[Arrival] = []
     for a in arrivals:
         visits = open_visits.setdefault((a.lesson_id, a.person_id), [])
         fresh_since = a.now - STALE_AFTER
@@ -198,16 +212,7 @@ def _firsts_and_new_visits(
         )
         if all(connection != a.connection_id for connection, _seen in visits):
             visits.append((a.connection_id, a.now))
-            new_visits.append(
-                {
-                    "lesson_id": a.lesson_id,
-                    "person_id": a.person_id,
-                    "connection_id": a.connection_id,
-                    "node_id": a.node_id,
-                    "joined_at": a.now,
-                    "seen_at": a.now,
-                }
-            )
+            new_visits.append(a)
     return firsts, new_visits
 
 
