@@ -1,10 +1,17 @@
 """Writes that arrive together are stored together: while one batch is being written, the
 next one gathers. Under a burst this turns a transaction per request into one per batch,
-and a lone request does not wait for company."""
+and a lone request does not wait for company.
+
+Requests that come one at a time but often (a message every few milliseconds) would each
+be a batch of one. A writer with a ``linger`` lets a batch that follows the previous one
+within ``linger`` wait until ``linger`` after that one began, so that such a stream is
+written a few at a time (as PostgreSQL's ``commit_delay`` groups commits). The first
+request after a quiet spell is still written at once."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -22,10 +29,16 @@ class GroupWriter(Generic[ItemT, ResultT]):
     """Gathers items and hands them to ``write_many`` in batches, one batch at a time."""
 
     def __init__(
-        self, write_many: WriteMany[ItemT, ResultT], *, max_batch: int = MAX_BATCH
+        self,
+        write_many: WriteMany[ItemT, ResultT],
+        *,
+        max_batch: int = MAX_BATCH,
+        linger: float = 0.0,
     ) -> None:
         self._write_many = write_many
         self._max_batch = max_batch
+        self._linger = linger
+        self._last_batch_at = -math.inf  # loop time the last batch began
         self._queue: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -41,6 +54,7 @@ class GroupWriter(Generic[ItemT, ResultT]):
     async def _write(self) -> None:
         try:
             while self._queue:
+                await self._gather_company()
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
                 try:
@@ -55,6 +69,15 @@ class GroupWriter(Generic[ItemT, ResultT]):
                         future.set_result(result)
         finally:
             self._writer = None
+
+    async def _gather_company(self) -> None:
+        if not self._linger:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last_batch_at + self._linger - loop.time()
+        if wait > 0 and len(self._queue) < self._max_batch:
+            await asyncio.sleep(wait)
+        self._last_batch_at = loop.time()
 
     async def close(self) -> None:
         """Wait for what was already submitted."""

@@ -150,8 +150,8 @@ def register_room_events(router: EventRouter, services: Services) -> None:
     cache = services.room_cache
     arrivals = Arrivals(db)
     departures = Departures(db)
-    posts: GroupWriter[chat.Outgoing, chat.Posted] = GroupWriter(
-        lambda batch: chat.store_many(db, batch)
+    posts: GroupWriter[chat.Delivered, None] = GroupWriter(
+        lambda batch: chat.store_many(db, batch), linger=chat.STORE_LINGER
     )
 
     async def author_in(lesson_id: int, person_id: int) -> Author:

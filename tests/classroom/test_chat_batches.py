@@ -1,4 +1,4 @@
-"""Chat messages posted together are published at once and stored in one statement, on
+"""Chat messages are published as they come and stored together in one statement, on
 SQLite and PostgreSQL: each is published once, a resend is still recognised, a message that
 could not be delivered is not kept while the others are, and one delivered but not stored
 is stored by its resend without being delivered again."""
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -62,9 +63,13 @@ async def test_messages_posted_together_are_stored_and_published_once(db: Databa
     lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
     room = await rooms.load_room(db, lesson, 1)
     channel = Channel(refuse="lost")
-    writer: GroupWriter[chat.Outgoing, chat.Posted] = GroupWriter(
-        lambda batch: chat.store_many(db, batch)
-    )
+    batches: list[int] = []
+
+    async def store(batch: Sequence[chat.Delivered]) -> list[None]:
+        batches.append(len(batch))
+        return await chat.store_many(db, batch)
+
+    writer: GroupWriter[chat.Delivered, None] = GroupWriter(store, linger=0.05)
     people = [await login(db, name) for name in ("student", "student-5a-02", "student-5a-03")]
 
     async def post(who: Principal, text: str, client_id: str) -> chat.Posted:
@@ -84,6 +89,7 @@ async def test_messages_posted_together_are_stored_and_published_once(db: Databa
 
     first = await asyncio.gather(*(post(p, f"hello {n}", "c-1") for n, p in enumerate(people)))
     assert sorted(offset or 0 for _view, offset in first) == [1, 2, 3]
+    assert sum(batches) == 3
     again = await asyncio.gather(
         post(people[0], "hello 0", "c-1"),  # a resend, in a batch with new messages
         post(people[1], "second", "c-2"),
@@ -95,6 +101,7 @@ async def test_messages_posted_together_are_stored_and_published_once(db: Databa
     assert not isinstance(second, BaseException) and second[1] == 4
     assert isinstance(lost, ConnectionError)
     assert len(channel.published) == 4, "every message published once"
+    assert sum(batches) == 5, "the resend's row is written again (and kept as it was)"
 
     viewer = await login(db, "teacher")
     history = await chat.history(db, room, viewer)
@@ -112,10 +119,10 @@ async def test_a_failed_batch_fails_each_of_its_messages(db: Database) -> None:
     student = await login(db, "student")
     author = await rooms.author_of(db, student.person_id)
 
-    async def broken(_batch: object) -> list[chat.Posted | BaseException]:
+    async def broken(_batch: object) -> list[BaseException | None]:
         raise RuntimeError("the database is gone")
 
-    writer: GroupWriter[chat.Outgoing, chat.Posted] = GroupWriter(broken)
+    writer: GroupWriter[chat.Delivered, None] = GroupWriter(broken)
     with pytest.raises(RuntimeError):
         await chat.post(
             db,
