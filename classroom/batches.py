@@ -44,12 +44,17 @@ class GroupWriter(Generic[ItemT, ResultT]):
 
     async def submit(self, item: ItemT) -> ResultT:
         """Write ``item`` with whatever else arrives meanwhile; its result or its error."""
+        # Shielded: a caller that gives up does not cancel the batch of the others.
+        return await asyncio.shield(self.enqueue(item))
+
+    def enqueue(self, item: ItemT) -> asyncio.Future[ResultT]:
+        """Queue ``item``; the future of its result (as ``submit``, for more than one
+        waiter: do not cancel it)."""
         future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write())
-        # Shielded: a caller that gives up does not cancel the batch of the others.
-        return await asyncio.shield(future)
+        return future
 
     async def _write(self) -> None:
         try:

@@ -149,7 +149,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
     authors = rooms.Authors(db)
     cache = services.room_cache
     arrivals = Arrivals(db)
-    departures = Departures(db)
+    departures = Departures(db, after=arrivals)
     posts: GroupWriter[chat.Delivered, None] = GroupWriter(
         lambda batch: chat.store_many(db, batch), linger=chat.STORE_LINGER
     )

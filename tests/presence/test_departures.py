@@ -8,6 +8,7 @@ import datetime as dt
 from classroom.demo import add_lesson
 from classroom.storage.database import Database
 from presence import visits
+from presence.arrivals import Arrivals
 from presence.departures import Departures
 from presence.visits import Arrival, Departure, Leaving
 from tests.conftest import DEMO_DAY
@@ -96,3 +97,26 @@ async def test_a_device_on_a_stopped_node_does_not_keep_a_person_here(db: Databa
     )
     (departure,) = await visits.depart(db, connection_id="new", now=LATER)
     assert not departure.still_here, "the other visit was last seen 40 minutes ago"
+
+
+async def test_a_departure_waits_for_its_connections_arrival_still_being_written(
+    db: Database,
+) -> None:
+    """Arrivals that follow each other closely wait for company before they are written;
+    a connection that leaves meanwhile must not have its departure written first (its
+    visit would stay open)."""
+    lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
+    ann, ben = [(await login(db, name)).person_id for name in ("student", "student-5a-02")]
+    arrivals = Arrivals(db, linger=0.3)
+    departures = Departures(db, after=arrivals)
+    assert await arrivals.arrive(Arrival(lesson, ann, "ann", "node-1", NOW))
+    arriving = asyncio.create_task(arrivals.arrive(Arrival(lesson, ben, "ben", "node-1", NOW)))
+    await asyncio.sleep(0.01)  # ben's arrival is waiting for company
+    assert not arriving.done()
+    left = await departures.depart(Leaving("ben", None, LATER))
+    assert arriving.done() and arriving.result() is True
+    assert left == [Departure(lesson, ben, still_here=False)]
+    stays = (await visits.visits_of(db, lesson))[ben]
+    assert [left_at for _joined, left_at, _seen in stays] == [LATER]
+    await arrivals.close()
+    await departures.close()
