@@ -6,7 +6,8 @@ Requests that come one at a time but often (a message every few milliseconds) wo
 be a batch of one. A writer with a ``linger`` lets a batch that follows the previous one
 within ``linger`` wait until ``linger`` after that one began, so that such a stream is
 written a few at a time (as PostgreSQL's ``commit_delay`` groups commits). The first
-request after a quiet spell is still written at once."""
+request after a quiet spell is still written at once, and so is a batch that has gathered
+enough company."""
 
 from __future__ import annotations
 
@@ -34,11 +35,16 @@ class GroupWriter(Generic[ItemT, ResultT]):
         *,
         max_batch: int = MAX_BATCH,
         linger: float = 0.0,
+        enough: int | None = None,
     ) -> None:
+        """``linger``: see the module; it ends early once ``enough`` items wait (by
+        default ``max_batch``)."""
         self._write_many = write_many
         self._max_batch = max_batch
         self._linger = linger
+        self._enough = min(enough or max_batch, max_batch)
         self._last_batch_at = -math.inf  # loop time the last batch began
+        self._lingering: asyncio.Future[None] | None = None
         self._queue: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -54,6 +60,8 @@ class GroupWriter(Generic[ItemT, ResultT]):
         self._queue.append((item, future))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write())
+        elif self._lingering is not None and len(self._queue) >= self._enough:
+            _settle(self._lingering)
         return future
 
     async def _write(self) -> None:
@@ -80,8 +88,14 @@ class GroupWriter(Generic[ItemT, ResultT]):
             return
         loop = asyncio.get_running_loop()
         wait = self._last_batch_at + self._linger - loop.time()
-        if wait > 0 and len(self._queue) < self._max_batch:
-            await asyncio.sleep(wait)
+        if wait > 0 and len(self._queue) < self._enough:
+            self._lingering = lingering = loop.create_future()
+            timer = loop.call_later(wait, _settle, lingering)
+            try:
+                await lingering
+            finally:
+                timer.cancel()
+                self._lingering = None
         self._last_batch_at = loop.time()
 
     async def close(self) -> None:
@@ -89,3 +103,8 @@ class GroupWriter(Generic[ItemT, ResultT]):
         writer = self._writer
         if writer is not None:
             await asyncio.gather(writer, return_exceptions=True)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -14,6 +14,11 @@ LINGER = 0.02
 ``classroom.batches``): a storm of 250 joins a second writes five visits per statement
 instead of one, and a join waits at most this much longer for its reply."""
 
+ENOUGH = 8
+"""Arrivals that are written without waiting longer: fewer than the joins a node admits at
+once (16 by default), so that a node at its capacity, whose joins wait in its admission
+queue, does not also wait for its linger."""
+
 
 class Arrivals:
     """Records room visits of this node's connections in batches."""
@@ -23,7 +28,7 @@ class Arrivals:
             return list(await arrive_many(db, arrivals))
 
         self._writer: GroupWriter[Arrival, bool] = GroupWriter(
-            write, max_batch=max_batch, linger=linger
+            write, max_batch=max_batch, linger=linger, enough=ENOUGH
         )
         self._pending: dict[str, asyncio.Future[bool]] = {}  # by connection
 

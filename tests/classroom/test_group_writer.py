@@ -78,3 +78,21 @@ async def test_a_full_batch_does_not_wait() -> None:
     assert recorder.written_at[1] - before < LINGER / 2, "a full batch goes at once"
     with pytest.raises(ValueError):
         await writer.submit("bad")
+
+
+async def test_a_linger_ends_once_enough_items_wait() -> None:
+    recorder = Recorder()
+    writer: GroupWriter[str, str] = GroupWriter(recorder.write, linger=LINGER, enough=3)
+    await writer.submit("warm")
+    loop = asyncio.get_running_loop()
+    before = loop.time()
+
+    async def later(item: str, delay: float) -> str:
+        await asyncio.sleep(delay)
+        return await writer.submit(item)
+
+    results = await asyncio.gather(later("a", 0.0), later("b", 0.0), later("c", LINGER / 6))
+    assert list(results) == ["A", "B", "C"]
+    assert recorder.batches[1:] == [["a", "b", "c"]]
+    waited = recorder.written_at[1] - before
+    assert LINGER / 6 <= waited < LINGER * 0.8, "written when the third came, not at the linger"
