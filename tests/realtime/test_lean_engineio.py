@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import json
 import time
 import tracemalloc
@@ -24,6 +25,7 @@ from bench.storm.wire import OP_BINARY, OP_TEXT, WebSocket, WireClosed
 from realtime import lean_engineio
 from realtime.bus import MemoryBus
 from realtime.front_door import DoorSite
+from realtime.lean_engineio import TIMER_GRID
 from realtime.router import EventRouter
 from realtime.server import RealtimeServer
 from tests.conftest import free_port
@@ -132,6 +134,31 @@ async def test_silent_clients_are_closed_and_answering_ones_kept(node: Node) -> 
     assert node.realtime.connection_count == 1
     answering_task.cancel()
     answering.abort()
+
+
+@pytest.mark.parametrize("node", [(0.3, 5.0)], indirect=True)
+async def test_pings_of_connections_made_apart_go_out_together(node: Node) -> None:
+    """Ping timers fire on a grid: five connections made 25 ms apart get their first pings
+    in at most three bursts (one wake-up of the worker each; five without the grid), each
+    about a ping interval after its connection and at most a grid step later."""
+    clients: list[tuple[float, WebSocket]] = []
+    for _ in range(5):
+        clients.append((time.monotonic(), await _connected(node.port)))
+        await asyncio.sleep(0.025)
+
+    async def first_ping(connected_at: float, ws: WebSocket) -> float:
+        while True:
+            opcode, body = await asyncio.wait_for(ws.receive(), 5)
+            if opcode == OP_TEXT and body == b"2":
+                return time.monotonic() - connected_at
+
+    waits = await asyncio.gather(*(first_ping(at, ws) for at, ws in clients))
+    pinged_at = sorted(at + wait for (at, _ws), wait in zip(clients, waits, strict=True))
+    bursts = 1 + sum(1 for a, b in itertools.pairwise(pinged_at) if b - a > 0.015)
+    assert bursts <= 3, pinged_at
+    assert all(0.25 <= wait < 0.3 + TIMER_GRID + 0.15 for wait in waits), waits
+    for _at, ws in clients:
+        ws.abort()
 
 
 def _sid_of_last_connection(node: Node) -> str:
