@@ -7,13 +7,13 @@ be a batch of one. A writer with a ``linger`` lets a batch that follows the prev
 within ``linger`` wait until ``linger`` after that one began, so that such a stream is
 written a few at a time (as PostgreSQL's ``commit_delay`` groups commits). The first
 request after a quiet spell is still written at once, and so is a batch that has gathered
-enough company."""
+enough company. A reader that must see an item written (``settled``) ends the linger."""
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 ItemT = TypeVar("ItemT")
@@ -36,13 +36,16 @@ class GroupWriter(Generic[ItemT, ResultT]):
         max_batch: int = MAX_BATCH,
         linger: float = 0.0,
         enough: int | None = None,
+        key: Callable[[ItemT], Hashable] | None = None,
     ) -> None:
         """``linger``: see the module; it ends early once ``enough`` items wait (by
-        default ``max_batch``)."""
+        default ``max_batch``). ``key``: what ``settled`` waits for items by."""
         self._write_many = write_many
         self._max_batch = max_batch
         self._linger = linger
         self._enough = min(enough or max_batch, max_batch)
+        self._key = key
+        self._last_of: dict[Hashable, asyncio.Future[ResultT]] = {}  # by key, while queued
         self._last_batch_at = -math.inf  # loop time the last batch began
         self._lingering: asyncio.Future[None] | None = None
         self._queue: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
@@ -62,7 +65,25 @@ class GroupWriter(Generic[ItemT, ResultT]):
             self._writer = asyncio.create_task(self._write())
         elif self._lingering is not None and len(self._queue) >= self._enough:
             _settle(self._lingering)
+        if self._key is not None:
+            key = self._key(item)
+            self._last_of[key] = future
+            future.add_done_callback(lambda done: self._forget(key, done))
         return future
+
+    def _forget(self, key: Hashable, done: asyncio.Future[ResultT]) -> None:
+        if self._last_of.get(key) is done:
+            del self._last_of[key]
+
+    async def settled(self, key: Hashable) -> None:
+        """Wait until the items queued under ``key`` so far are written or have failed
+        (batches are written in order); a lingering batch goes at once."""
+        future = self._last_of.get(key)
+        if future is None:
+            return
+        if self._lingering is not None:
+            _settle(self._lingering)
+        await asyncio.wait([future])
 
     async def _write(self) -> None:
         try:

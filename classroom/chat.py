@@ -27,12 +27,6 @@ from classroom.storage.models import ChatMessage, Person
 
 HISTORY_LIMIT = 200
 
-STORE_LINGER = 0.02
-"""Seconds a message being stored may wait for others while messages keep coming (see
-``classroom.batches``): members have it already; only the sender's acknowledgement waits.
-At a message every 2.5 ms (a school's rooms in a busy minute) it stores eight in one
-statement instead of one."""
-
 # Aliases are made once: making one copies every column of the table.
 _AUTHOR = aliased(Person, name="author")
 _RECIPIENT = aliased(Person, name="recipient")

@@ -148,10 +148,13 @@ def register_room_events(router: EventRouter, services: Services) -> None:
     visiting: set[str] = set()  # connections of this node that entered a room
     authors = rooms.Authors(db)
     cache = services.room_cache
-    arrivals = Arrivals(db)
+    # Writes that follow each other closely are written together (``classroom.batches``).
+    arrivals = Arrivals(db, linger=settings.write_linger)
     departures = Departures(db, after=arrivals)
     posts: GroupWriter[chat.Delivered, None] = GroupWriter(
-        lambda batch: chat.store_many(db, batch), linger=chat.STORE_LINGER
+        lambda batch: chat.store_many(db, batch),
+        linger=settings.write_linger,
+        key=lambda delivered: delivered[0].lesson_id,
     )
 
     async def author_in(lesson_id: int, person_id: int) -> Author:
@@ -234,6 +237,9 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         ):
             services.wake_background()
             await publish_marks_changed(realtime, room.lesson.id)
+        # A message sent before this member's stream began must be in its history: the
+        # room's messages this node is still storing are stored first.
+        await posts.settled(room.lesson.id)
         contents = await room_contents(db, room, principal)
         snapshot = RoomSnapshot(
             lesson=room.lesson,

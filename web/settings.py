@@ -213,6 +213,9 @@ class Settings:
     reconnect_grace: float = 15.0
     join_concurrency: int = 16
     join_max_wait: float = 5.0
+    write_linger: float = 0.02
+    """Seconds a chat message's store or a room entry's visit may wait for others that
+    follow it closely, to be written with them (``classroom.batches``); 0: never waits."""
     absence_after: float = 300.0
     links_shown_before: float = 172800.0
     webhook_url: str = ""
@@ -432,6 +435,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reconnect_grace=_number(env, "UROK_RECONNECT_GRACE", 15),
         join_concurrency=int(_number(env, "UROK_JOIN_CONCURRENCY", 16)),
         join_max_wait=_number(env, "UROK_JOIN_MAX_WAIT", 5),
+        write_linger=_number(env, "UROK_WRITE_LINGER", 0.02),
         absence_after=_number(env, "UROK_ABSENCE_AFTER", 300),
         links_shown_before=_number(env, "UROK_LINKS_SHOWN_BEFORE", 172800),
         webhook_url=webhook_url,

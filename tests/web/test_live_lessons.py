@@ -223,6 +223,30 @@ async def test_a_resent_message_is_posted_once(
     assert len(student.received["chat.message"]) == 1
 
 
+async def test_who_joins_finds_a_message_still_waiting_to_be_stored(
+    custom_server: ServerFactory, clients: list[LiveClient]
+) -> None:
+    """Messages that follow each other closely wait to be stored together; a student who
+    joins meanwhile still finds them in the room's history, and the join does not wait
+    the linger out."""
+    linger = 1.5
+    lesson = await a_lesson(await custom_server(**QUICK, write_linger=linger), clients)
+    teacher, _ = await lesson.entered("teacher")
+    await asyncio.sleep(linger + 0.1)  # the student's own visit will not wait for company
+    first = {"lesson_id": lesson.id, "text": "Откройте учебник"}
+    assert (await teacher.call("chat.send", first))["ok"]  # stored at once
+    second = {"lesson_id": lesson.id, "text": "Страница 42"}
+    sending = asyncio.create_task(teacher.call("chat.send", second))  # waits for company
+    await teacher.wait_for("chat.message", count=2)  # delivered, not yet stored
+    assert not sending.done()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    _, joined = await lesson.entered("student")
+    assert loop.time() - started < linger * 0.7
+    assert [m["text"] for m in joined["room"]["messages"]] == ["Откройте учебник", "Страница 42"]
+    assert (await sending)["ok"]
+
+
 async def test_refused_links(custom_server: ServerFactory, clients: list[LiveClient]) -> None:
     server = await custom_server(**QUICK)
     lesson = await a_lesson(server, clients)
