@@ -81,6 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     server.add_argument("--gc-freeze", type=int, choices=(0, 1), default=1)
     server.add_argument("--ping-interval", type=float, default=25.0, help="Engine.IO heartbeat")
     server.add_argument(
+        "--write-linger",
+        type=float,
+        default=0.02,
+        help="seconds urok's visit and chat writes wait for company (UROK_WRITE_LINGER)",
+    )
+    server.add_argument(
         "--websocket-front",
         choices=("door", "aiohttp"),
         default="door",

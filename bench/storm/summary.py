@@ -53,7 +53,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['database']}; connections placed by {report.get('placement', 'any')}; "
         f"{report.get('cpus')} CPUs shared by server and load. "
         f"GC thresholds {gc.get('thresholds')}, freeze {gc.get('freeze')}; "
-        f"heartbeat {beat.get('ping_interval_s')} s; WebSockets served by "
+        f"heartbeat {beat.get('ping_interval_s')} s; writes linger "
+        f"{report.get('write_linger_s', 0):g} s; WebSockets served by "
         f"{report.get('websocket_front', 'aiohttp')}.",
         "",
         "| server | joins ok / failed | joins per server CPU-s | join latency ms p50 / p95 / "
