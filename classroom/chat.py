@@ -146,6 +146,8 @@ async def post(
         client_id=client_id,
     )
     offset, delivered_now = await publish(view)
+    # No wait between the publication and the store's call: a room entry that waited for
+    # the publication then finds the message stored or queued (``GroupWriter.settled``).
     await (store((view, offset)) if store is not None else store_many(db, [(view, offset)]))
     return view, offset if delivered_now else None
 

@@ -17,6 +17,7 @@ from classroom.join_links import MAX_LINK_LENGTH
 from classroom.roles import Principal, Role
 from classroom.room_contents import room_contents
 from classroom.rooms import Author, LessonFacts, Room, RoomStatus
+from classroom.under_way import UnderWay
 from presence import absence, visits
 from presence.arrivals import Arrivals
 from presence.departures import Departures
@@ -156,6 +157,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         linger=settings.write_linger,
         key=lambda delivered: delivered[0].lesson_id,
     )
+    publishing = UnderWay()  # chat messages of this node being published, by lesson
 
     async def author_in(lesson_id: int, person_id: int) -> Author:
         """How a person appears in a lesson's room: from its cached class, else read."""
@@ -238,7 +240,8 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             services.wake_background()
             await publish_marks_changed(realtime, room.lesson.id)
         # A message sent before this member's stream began must be in its history: the
-        # room's messages this node is still storing are stored first.
+        # room's messages this node is still publishing or storing are stored first.
+        await publishing.done(room.lesson.id)
         await posts.settled(room.lesson.id)
         contents = await room_contents(db, room, principal)
         snapshot = RoomSnapshot(
@@ -282,6 +285,12 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         room = await room_of(call, payload.lesson_id)
 
         async def publish(view: MessageView) -> tuple[int, bool]:
+            # Its store is queued as soon as this returns (``chat.post``), before a room
+            # entry waiting for it (``publishing.done``) goes on.
+            with publishing.doing(view.lesson_id):
+                return await publish_to_channels(view)
+
+        async def publish_to_channels(view: MessageView) -> tuple[int, bool]:
             channels = (
                 [rooms.room_channel(view.lesson_id)]
                 if view.to is None

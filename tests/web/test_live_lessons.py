@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 import aiohttp
+import pytest
 
 from classroom.join_links import JoinLinks
 from tests.clients import (
@@ -244,6 +245,36 @@ async def test_who_joins_finds_a_message_still_waiting_to_be_stored(
     _, joined = await lesson.entered("student")
     assert loop.time() - started < linger * 0.7
     assert [m["text"] for m in joined["room"]["messages"]] == ["Откройте учебник", "Страница 42"]
+    assert (await sending)["ok"]
+
+
+async def test_who_joins_while_a_message_is_being_published_finds_it(
+    custom_server: ServerFactory, clients: list[LiveClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message is on the bus before its sender's node hears back and stores it; a
+    student whose stream begins after it, in that time, still finds it in the history."""
+    server = await custom_server(**QUICK, write_linger=0.0)
+    lesson = await a_lesson(server, clients)
+    teacher, _ = await lesson.entered("teacher")
+    student, place = await lesson.person("student")
+    bus = server.app[SERVICES_KEY].realtime.bus
+    assert bus is not None
+    published = asyncio.Event()
+    publish_once = bus.publish_once
+
+    async def answered_late(channel: str, payload: bytes, key: str) -> tuple[int, bool]:
+        answer = await publish_once(channel, payload, key)
+        published.set()
+        await asyncio.sleep(0.5)  # the bus's reply still on its way
+        return answer
+
+    monkeypatch.setattr(bus, "publish_once", answered_late)
+    message = {"lesson_id": lesson.id, "text": "Тема урока", "client_id": "c-1"}
+    sending = asyncio.create_task(teacher.call("chat.send", message))
+    await published.wait()
+    joined = await enter(student, place)
+    assert joined["ok"], joined
+    assert [m["text"] for m in joined["data"]["room"]["messages"]] == ["Тема урока"]
     assert (await sending)["ok"]
 
 
