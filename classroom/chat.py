@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import cast
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Table, bindparam, or_, select
@@ -26,6 +26,11 @@ from classroom.storage.direct import AnySelect, DirectInsert, DirectRead, Row
 from classroom.storage.models import ChatMessage, Person
 
 HISTORY_LIMIT = 200
+
+MESSAGE_EVENT = "chat.message"
+"""The event a message is delivered with, on the room's channel or the two people's."""
+DELETED_EVENT = "chat.deleted"
+"""The event that takes a deleted message out of the room (``{"lesson_id", "id"}``)."""
 
 # Aliases are made once: making one copies every column of the table.
 _AUTHOR = aliased(Person, name="author")
@@ -308,6 +313,51 @@ def _in_delivery_order(
         merged.append(view)
     merged.extend(view for _seq, view in pending)
     return merged
+
+
+def with_heard(
+    history: list[MessageView], heard: Iterable[tuple[int, str, Any]]
+) -> list[MessageView]:
+    """The history with the room messages members were sent but that are not stored yet.
+
+    A message is delivered before it is stored, and another node may still hold it back to
+    store it with the ones that follow (``GroupWriter``'s linger), so a history read in
+    that time lacks it. ``heard`` are the room channel's latest events as this node saw
+    them, ``(offset, event, data)``, oldest first. Each missing message goes before the
+    first message of the history with a larger offset (room messages are in the order of
+    their offsets), else at the end; one deleted meanwhile stays out."""
+    offsets: dict[str, int] = {}
+    deleted: set[str] = set()
+    candidates: list[tuple[int, dict[str, Any]]] = []
+    for offset, event, data in heard:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            continue
+        if event == MESSAGE_EVENT and data.get("to") is None:
+            offsets[data["id"]] = offset
+            candidates.append((offset, data))
+        elif event == DELETED_EVENT:
+            deleted.add(data["id"])
+    stored = {view.id for view in history}
+    missing = [
+        (offset, data)
+        for offset, data in candidates
+        if data["id"] not in stored and data["id"] not in deleted
+    ]
+    if not missing:
+        return history
+    merged = list(history)
+    for offset, data in missing:
+        try:
+            view = msgspec.convert(data, MessageView)
+        except msgspec.ValidationError:
+            continue
+        later = next(
+            (at for at, held in enumerate(merged) if offsets.get(held.id, -1) > offset),
+            len(merged),
+        )
+        merged.insert(later, view)
+        offsets[view.id] = offset
+    return merged[-HISTORY_LIMIT:]
 
 
 async def delete(

@@ -100,6 +100,7 @@ class _Channel:
     )
     attaching: int = 0
     last_offset: int = 0
+    earlier_read: bool = False  # ``recent`` also holds events from before the subscription
 
 
 class RealtimeServer:
@@ -262,10 +263,14 @@ class RealtimeServer:
             lock = self._channel_locks[channel] = asyncio.Lock()
         return lock
 
-    async def attach(self, sid: str, channel: str, since: int | None) -> AttachResult:
+    async def attach(
+        self, sid: str, channel: str, since: int | None, *, earlier: int = 0
+    ) -> AttachResult:
         """Make a connection a member of a channel and return what it missed since ``since``.
 
-        ``since=None`` means a first join: nothing is replayed.
+        ``since=None`` means a first join: nothing is replayed. ``earlier``: how many of the
+        channel's events from before this node subscribed to it to read from the bus once,
+        so that ``heard`` holds them too.
         """
         connection = self._connections.get(sid)
         if connection is None:
@@ -278,6 +283,8 @@ class RealtimeServer:
                 await bus.subscribe(channel)
                 # The bus may already have events we did not see; start from its head.
                 state.last_offset = max(state.last_offset, await bus.head(channel))
+            if earlier > 0 and not state.earlier_read:
+                await self._read_earlier(channel, state, earlier)
             state.attaching += 1
         try:
             if since is None or since < 0:
@@ -322,6 +329,37 @@ class RealtimeServer:
                 events=[e for e in replay if e.offset > history_head],
             )
         return AttachResult(channel=channel, offset=offset, reload=False, events=replay)
+
+    async def _read_earlier(self, channel: str, state: _Channel, count: int) -> None:
+        history = await self._require_bus().history(
+            channel, max(0, state.last_offset - count), limit=count
+        )
+        state.earlier_read = True
+        known = {entry[0] for entry in state.recent}
+        earlier: list[tuple[int, str, Any, Any]] = []
+        for item in history.events:
+            if item.offset in known or item.offset > state.last_offset:
+                continue
+            try:
+                event, data = codec.decode(item.payload)
+            except Exception:
+                log.exception("undecodable event on %s", channel)
+                continue
+            earlier.append((item.offset, event, data, None))
+        if earlier:
+            # Read while live events may have arrived: kept in the order of their offsets.
+            merged = sorted([*earlier, *state.recent], key=lambda entry: entry[0])
+            state.recent.clear()
+            state.recent.extend(merged)
+
+    def heard(self, channel: str, upto: int) -> list[tuple[int, str, Any]]:
+        """The channel's latest events that this node saw (at most
+        ``RECENT_EVENTS_PER_CHANNEL``, with those ``attach`` read from before it subscribed)
+        up to offset ``upto``, oldest first, as ``(offset, event, data)``."""
+        state = self._channels.get(channel)
+        if state is None:
+            return []
+        return [(offset, event, data) for offset, event, data, _ in state.recent if offset <= upto]
 
     async def detach(self, sid: str, channel: str) -> None:
         """Remove a member; unsubscribe the node when it was the channel's last one here."""

@@ -121,6 +121,11 @@ class AttendanceMarked(msgspec.Struct, frozen=True):
 
 ATTENDANCE_MARKED_EVENT = "attendance.marked"
 
+EARLIER_EVENTS = 64
+"""Events of a room from before its first member on a node that the node reads from the
+bus: a message another node sent then may still be waiting there to be stored, and those
+who enter find it in the room's history all the same (``chat.with_heard``)."""
+
 
 async def publish_marks_changed(realtime: RealtimeServer, lesson_id: int) -> None:
     await realtime.publish(
@@ -216,7 +221,8 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         ):
             room = await fresh_room_of(call, payload.lesson_id)
             await publish_status(room)
-        stream = await realtime.attach(call.sid, rooms.room_channel(room.lesson.id), payload.since)
+        channel = rooms.room_channel(room.lesson.id)
+        stream = await realtime.attach(call.sid, channel, payload.since, earlier=EARLIER_EVENTS)
         if teacher:
             await realtime.attach(call.sid, rooms.staff_channel(room.lesson.id), None)
         me = await author_in(room.lesson.id, principal.person_id)
@@ -244,6 +250,9 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         await publishing.done(room.lesson.id)
         await posts.settled(room.lesson.id)
         contents = await room_contents(db, room, principal)
+        # Those another node holds back to store together are taken as this node heard them.
+        start = stream.events[0].offset - 1 if stream.events else stream.offset
+        messages = chat.with_heard(contents.messages, realtime.heard(channel, start))
         snapshot = RoomSnapshot(
             lesson=room.lesson,
             status=status(room),
@@ -251,7 +260,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             teacher=teacher,
             reconnect_grace_seconds=settings.reconnect_grace,
             hands=contents.hands,
-            messages=contents.messages,
+            messages=messages,
         )
         return RoomJoined(room=snapshot, stream=stream)
 
@@ -297,10 +306,12 @@ def register_room_events(router: EventRouter, services: Services) -> None:
                 else [rooms.user_channel(view.author.id), rooms.user_channel(view.to.id)]
             )
             if view.client_id is None:
-                offsets = [await realtime.publish(c, "chat.message", view) for c in channels]
+                offsets = [await realtime.publish(c, chat.MESSAGE_EVENT, view) for c in channels]
                 return offsets[-1], True
             key = f"chat:{view.lesson_id}:{view.author.id}:{view.client_id}"
-            answers = [await realtime.publish_once(c, "chat.message", view, key) for c in channels]
+            answers = [
+                await realtime.publish_once(c, chat.MESSAGE_EVENT, view, key) for c in channels
+            ]
             return answers[-1]  # a private message's offset is on the recipient's channel
 
         me = await author_in(room.lesson.id, principal.person_id)
@@ -325,7 +336,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         await chat.delete(db, room, principal_of(call), payload.message_id, now())
         await realtime.publish(
             rooms.room_channel(room.lesson.id),
-            "chat.deleted",
+            chat.DELETED_EVENT,
             {"lesson_id": room.lesson.id, "id": payload.message_id},
         )
         return {"id": payload.message_id}

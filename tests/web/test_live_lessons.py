@@ -22,7 +22,7 @@ from tests.clients import (
     seat,
     seated_client,
 )
-from tests.conftest import TEST_SECRET, LiveServer, ServerFactory
+from tests.conftest import REDIS_URL, TEST_SECRET, LiveServer, ServerFactory
 from web.services import SERVICES_KEY
 
 INTEGRATION_KEY = "clinic-integration-key-0123456789"
@@ -276,6 +276,43 @@ async def test_who_joins_while_a_message_is_being_published_finds_it(
     assert joined["ok"], joined
     assert [m["text"] for m in joined["data"]["room"]["messages"]] == ["Тема урока"]
     assert (await sending)["ok"]
+
+
+async def test_who_joins_on_another_node_finds_a_message_held_back_there(
+    custom_server: ServerFactory, clients: list[LiveClient], redis_prefix: str
+) -> None:
+    """Two nodes over Redis and no routing by lesson: a message held back on
+    the sender's node to be stored with those that follow is in the history of whoever
+    enters through the other node meanwhile, whether the room had members there before
+    the message (what the node heard) or not (what it reads from the bus on subscribing)."""
+    linger = 3.0
+    bus = {"bus_url": REDIS_URL, "bus_prefix": redis_prefix}
+    sender = await custom_server(**QUICK, **bus, write_linger=linger)
+    other = await custom_server(**QUICK, **bus, write_linger=0.0)
+    lesson = await a_lesson(sender, clients)
+    teacher, _ = await lesson.entered("teacher")
+    await asyncio.sleep(0.3)  # the first message is then written at once
+    first = {"lesson_id": lesson.id, "text": "Откройте учебник"}
+    assert (await teacher.call("chat.send", first))["ok"]
+    second = {"lesson_id": lesson.id, "text": "Страница 42"}
+    sending = asyncio.create_task(teacher.call("chat.send", second))  # held back
+    await teacher.wait_for("chat.message", count=2)
+    started = asyncio.get_running_loop().time()
+    elsewhere = Lesson(other, lesson.id, clients)
+    _, joined = await elsewhere.entered("student")  # the room's first member there
+    assert [m["text"] for m in joined["room"]["messages"]] == [first["text"], second["text"]]
+    third = {"lesson_id": lesson.id, "text": "Задача 5"}
+    also_sending = asyncio.create_task(teacher.call("chat.send", third))
+    await teacher.wait_for("chat.message", count=3)
+    _, joined = await elsewhere.entered("student-5a-02")
+    assert [m["text"] for m in joined["room"]["messages"]] == [
+        first["text"],
+        second["text"],
+        third["text"],
+    ]
+    assert asyncio.get_running_loop().time() - started < linger * 0.8  # still held back
+    assert not sending.done()
+    assert (await sending)["ok"] and (await also_sending)["ok"]
 
 
 async def test_refused_links(custom_server: ServerFactory, clients: list[LiveClient]) -> None:
