@@ -338,10 +338,15 @@ def with_heard(
         elif event == DELETED_EVENT:
             deleted.add(data["id"])
     stored = {view.id for view in history}
+    # A full history leaves out older messages, stored or not: only those after the oldest
+    # of it that this node heard can be missing (heard events follow on from each other).
+    floor = -1
+    if len(history) >= HISTORY_LIMIT:
+        floor = min((offsets[view.id] for view in history if view.id in offsets), default=-1)
     missing = [
         (offset, data)
         for offset, data in candidates
-        if data["id"] not in stored and data["id"] not in deleted
+        if offset > floor and data["id"] not in stored and data["id"] not in deleted
     ]
     if not missing:
         return history

@@ -80,3 +80,12 @@ def test_undecodable_events_are_skipped_and_the_limit_holds() -> None:
     merged = chat.with_heard(history, heard)
     assert len(merged) == HISTORY_LIMIT
     assert ids(merged)[0] == "s1" and ids(merged)[-1] == "late"
+
+
+def test_a_full_history_does_not_take_back_older_messages_it_left_out() -> None:
+    private = [view("p1", STUDENT, to=TEACHER), view("p2", STUDENT, to=TEACHER)]
+    history = [*private, *(view(f"s{n}") for n in range(HISTORY_LIMIT - 2))]
+    older = [message(n, view(f"old{n}")) for n in range(50)]  # stored, past the history
+    kept = [message(100 + n, item) for n, item in enumerate(history[2:])]
+    merged = chat.with_heard(history, [*older, *kept, message(400, view("late"))])
+    assert ids(merged) == [*ids(history)[1:], "late"]
