@@ -44,6 +44,8 @@ Authenticator = Callable[[Any], Awaitable[Any]]
 DisconnectHook = Callable[[str, Any], Awaitable[None]]
 
 RECENT_EVENTS_PER_CHANNEL = 512
+NODE_EVENT_PREFIX = "node."
+"""Events named so are for the nodes alone (``heard``): members neither get nor replay them."""
 ERROR_EVENT = "server.error"
 RELOAD_EVENT = "channel.reload"
 EVICT_EVENT = "channel.evict"
@@ -198,6 +200,9 @@ class RealtimeServer:
             notice = self._frame(RELOAD_EVENT, {"channel": channel, "offset": offset})
             await self._send_to_members(state, notice)
         state.last_offset = offset
+        if event.startswith(NODE_EVENT_PREFIX):
+            state.recent.append((offset, event, data, None))
+            return
         frame = self._frame(event, {"channel": channel, "offset": offset, "data": data})
         state.recent.append((offset, event, data, frame))
         await self._send_to_members(state, frame)
@@ -321,6 +326,7 @@ class RealtimeServer:
         state.members[sid] = connection.eio_sid
         connection.channels.add(channel)
         offset = replay[-1].offset if replay else history_head
+        replay = [e for e in replay if not e.event.startswith(NODE_EVENT_PREFIX)]
         if not complete:
             return AttachResult(
                 channel=channel,
@@ -360,6 +366,23 @@ class RealtimeServer:
         if state is None:
             return []
         return [(offset, event, data) for offset, event, data, _ in state.recent if offset <= upto]
+
+    def heard_between(
+        self, channel: str, after: int, upto: int
+    ) -> list[tuple[int, str, Any]] | None:
+        """Every event of the channel after offset ``after`` up to ``upto``, as ``heard``
+        gives them, or ``None`` if this node cannot tell that it saw every one."""
+        state = self._channels.get(channel)
+        if state is None or upto < after:
+            return None
+        events = [
+            (offset, event, data)
+            for offset, event, data, _ in state.recent
+            if after < offset <= upto
+        ]
+        if [entry[0] for entry in events] != list(range(after + 1, upto + 1)):
+            return None
+        return events
 
     async def detach(self, sid: str, channel: str) -> None:
         """Remove a member; unsubscribe the node when it was the channel's last one here."""

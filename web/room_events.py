@@ -14,15 +14,16 @@ from classroom.chat import MessageView
 from classroom.errors import Forbidden
 from classroom.hands import HandView
 from classroom.join_links import MAX_LINK_LENGTH
+from classroom.quiet_rooms import QuietRooms, adds_contents, read_may_miss
 from classroom.roles import Principal, Role
-from classroom.room_contents import room_contents
+from classroom.room_contents import RoomContents, room_contents
 from classroom.rooms import Author, LessonFacts, Room, RoomStatus
 from classroom.under_way import UnderWay
 from presence import absence, visits
 from presence.arrivals import Arrivals
 from presence.departures import Departures
 from realtime.router import Call, EventError, EventRouter, Rate
-from realtime.server import EVICT_EVENT, AttachResult, RealtimeServer
+from realtime.server import EVICT_EVENT, NODE_EVENT_PREFIX, AttachResult, RealtimeServer
 from web.admission import Admission
 from web.events import LessonId, Offset, PersonId, principal_of
 from web.media_events import drop_media_of, end_media, leave_media, mute_all
@@ -121,6 +122,9 @@ class AttendanceMarked(msgspec.Struct, frozen=True):
 
 ATTENDANCE_MARKED_EVENT = "attendance.marked"
 
+PRIVATE_CHAT_EVENT = NODE_EVENT_PREFIX + "chat.private"
+"""Told to the nodes alone on a room's channel: a private message of the room follows."""
+
 EARLIER_EVENTS = 64
 """Events of a room from before its first member on a node that the node reads from the
 bus: a message another node sent then may still be waiting there to be stored, and those
@@ -163,6 +167,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         key=lambda delivered: delivered[0].lesson_id,
     )
     publishing = UnderWay()  # chat messages of this node being published, by lesson
+    quiet = QuietRooms()  # rooms known empty: entering them reads nothing
 
     async def author_in(lesson_id: int, person_id: int) -> Author:
         """How a person appears in a lesson's room: from its cached class, else read."""
@@ -245,14 +250,8 @@ def register_room_events(router: EventRouter, services: Services) -> None:
         ):
             services.wake_background()
             await publish_marks_changed(realtime, room.lesson.id)
-        # A message sent before this member's stream began must be in its history: the
-        # room's messages this node is still publishing or storing are stored first.
-        await publishing.done(room.lesson.id)
-        await posts.settled(room.lesson.id)
-        contents = await room_contents(db, room, principal)
-        # Those another node holds back to store together are taken as this node heard them.
         start = stream.events[0].offset - 1 if stream.events else stream.offset
-        messages = chat.with_heard(contents.messages, realtime.heard(channel, start))
+        contents = await contents_at(room, principal, channel, start)
         snapshot = RoomSnapshot(
             lesson=room.lesson,
             status=status(room),
@@ -260,9 +259,34 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             teacher=teacher,
             reconnect_grace_seconds=settings.reconnect_grace,
             hands=contents.hands,
-            messages=messages,
+            messages=contents.messages,
         )
         return RoomJoined(room=snapshot, stream=stream)
+
+    async def contents_at(
+        room: Room, principal: Principal, channel: str, start: int
+    ) -> RoomContents:
+        """The hands up and the messages of a room for a member whose stream begins after
+        offset ``start``: every message published up to there included."""
+        lesson_id = room.lesson.id
+        empty_at = quiet.empty_at(lesson_id)
+        if empty_at is not None:
+            between = realtime.heard_between(channel, empty_at, start)
+            if between is not None and not adds_contents(between):
+                quiet.empty(lesson_id, start)
+                return RoomContents([], [], lesson_empty=True)
+        # The room's messages this node is still publishing or storing are stored first.
+        await publishing.done(lesson_id)
+        await posts.settled(lesson_id)
+        contents = await room_contents(db, room, principal)
+        # Those another node holds back to store together are taken as this node heard them.
+        heard = realtime.heard(channel, start)
+        messages = chat.with_heard(contents.messages, heard)
+        if contents.lesson_empty and not messages and not read_may_miss(heard):
+            quiet.empty(lesson_id, start)
+        else:
+            quiet.forget(lesson_id)
+        return RoomContents(contents.hands, messages)
 
     async def leave(sid: str, principal: Principal, lesson_id: int | None) -> None:
         left = await departures.depart(visits.Leaving(sid, lesson_id, now()))
@@ -305,6 +329,11 @@ def register_room_events(router: EventRouter, services: Services) -> None:
                 if view.to is None
                 else [rooms.user_channel(view.author.id), rooms.user_channel(view.to.id)]
             )
+            if view.to is not None:
+                # Before the message: the nodes no longer take the room for an empty one.
+                await realtime.publish(
+                    rooms.room_channel(view.lesson_id), PRIVATE_CHAT_EVENT, {"id": view.id}
+                )
             if view.client_id is None:
                 offsets = [await realtime.publish(c, chat.MESSAGE_EVENT, view) for c in channels]
                 return offsets[-1], True

@@ -56,6 +56,7 @@ async def test_contents_are_the_hands_and_the_history_each_viewer_may_read(db: D
         contents = await room_contents(db, room, viewer)
         assert contents.hands == await hands.raised_hands(db, lesson)
         assert contents.messages == await chat.history(db, room, viewer)
+        assert not contents.lesson_empty
     expected_hands = [(first.person_id, 6), (third.person_id, 7)]
     assert [(h.person_id, h.at.minute - NOW.minute) for h in contents.hands] == expected_hands
     texts = {
@@ -72,3 +73,37 @@ async def test_an_empty_room_has_no_hands_and_no_messages(db: Database) -> None:
     room = await rooms.load_room(db, lesson, 1)
     contents = await room_contents(db, room, await login(db, "student"))
     assert contents.hands == [] and contents.messages == []
+    assert contents.lesson_empty
+
+
+async def test_a_room_with_only_others_private_messages_looks_empty_but_is_not(
+    db: Database,
+) -> None:
+    lesson = await add_lesson(db, starts_at=NOW - dt.timedelta(minutes=5))
+    room = await rooms.load_room(db, lesson, 1)
+    teacher, first, second = [
+        await login(db, name) for name in ("teacher", "student", "student-5a-02")
+    ]
+
+    async def publish(_view: chat.MessageView) -> tuple[int, bool]:
+        return 1, True
+
+    view, _ = await chat.post(
+        db,
+        room,
+        await rooms.author_of(db, teacher.person_id),
+        teacher,
+        "a word with you",
+        state=RoomState.LIVE,
+        to_id=second.person_id,
+        client_id=None,
+        now=NOW,
+        publish=publish,
+    )
+    contents = await room_contents(db, room, first)
+    assert contents.hands == [] and contents.messages == []
+    assert not contents.lesson_empty
+    assert not (await room_contents(db, room, second)).lesson_empty
+    await chat.delete(db, room, teacher, view.id, NOW)
+    assert (await room_contents(db, room, first)).lesson_empty
+    assert (await room_contents(db, room, teacher)).lesson_empty

@@ -152,6 +152,37 @@ async def test_a_reconnecting_client_gets_exactly_what_it_missed(
     assert len(back.received["chat.message"]) == 1  # nothing replayed twice
 
 
+async def test_notes_for_the_nodes_reach_no_member_live_or_replayed(
+    live_server: LiveServer, clients: list[LiveClient]
+) -> None:
+    """A private message is announced to the nodes on the room's channel; members see the
+    offset move on, never the note."""
+    lesson = await start_lesson(live_server, clients)
+    teacher = clients[0]
+    reader, joined = await student_in(live_server, clients, "student", lesson)
+    present, addressee = await student_in(live_server, clients, "student-5a-02", lesson)
+    since = joined["stream"]["offset"]
+    await reader.close()
+    private = {"lesson_id": lesson, "text": "лично", "to": addressee["room"]["me"]["id"]}
+    assert (await teacher.call("chat.send", private))["ok"]
+    sent = await teacher.call("chat.send", {"lesson_id": lesson, "text": "всем"})
+    assert sent["data"]["offset"] == since + 2, "the note took an offset of the room"
+    (everyone,) = await present.wait_for("chat.message")  # after the note, in order
+    assert everyone["offset"] == since + 2
+    assert not any(event.startswith("node.") for event in present.received)
+
+    back, resumed = await student_in(live_server, clients, "student", lesson, since=since)
+    assert resumed["stream"]["reload"] is False
+    assert [(e["event"], e["offset"]) for e in resumed["stream"]["events"]] == [
+        ("chat.message", since + 2)
+    ]
+    assert resumed["stream"]["offset"] == since + 2
+    await teacher.call("chat.send", {"lesson_id": lesson, "text": "ещё"})
+    (live,) = await back.wait_for("chat.message")
+    assert live["offset"] == since + 3
+    assert not any(event.startswith("node.") for event in back.received)
+
+
 async def test_a_client_that_saw_an_empty_channel_resumes_without_a_reload(
     live_server: LiveServer, clients: list[LiveClient]
 ) -> None:

@@ -9,8 +9,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
 from classroom.join_links import JoinLinks
+from classroom.roles import Principal
+from classroom.room_contents import RoomContents
+from classroom.rooms import Room
+from classroom.storage.database import Database
+from classroom.storage.models import Person
 from tests.clients import (
     LiveClient,
     Seat,
@@ -23,6 +29,7 @@ from tests.clients import (
     seated_client,
 )
 from tests.conftest import REDIS_URL, TEST_SECRET, LiveServer, ServerFactory
+from web import room_events
 from web.services import SERVICES_KEY
 
 INTEGRATION_KEY = "clinic-integration-key-0123456789"
@@ -313,6 +320,48 @@ async def test_who_joins_on_another_node_finds_a_message_held_back_there(
     assert asyncio.get_running_loop().time() - started < linger * 0.8  # still held back
     assert not sending.done()
     assert (await sending)["ok"] and (await also_sending)["ok"]
+
+
+async def test_who_enters_a_room_where_nothing_was_said_is_not_read_for(
+    custom_server: ServerFactory, clients: list[LiveClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the bell people enter rooms where nothing was said and no hand is up: a node that
+    read a room as empty, and heard nothing since that could have changed it, gives the next
+    ones the empty room without reading the database; a hand or a private message makes it
+    read again, and each person finds what is theirs."""
+    reads: list[int] = []
+    read_contents = room_events.room_contents
+
+    async def counted(db: Database, room: Room, viewer: Principal) -> RoomContents:
+        reads.append(viewer.person_id)
+        return await read_contents(db, room, viewer)
+
+    monkeypatch.setattr(room_events, "room_contents", counted)
+    server = await custom_server(**QUICK)
+    lesson = await a_lesson(server, clients)
+    teacher, _ = await lesson.entered("teacher")
+    raising, first = await lesson.entered("student-5a-02")
+    assert len(reads) == 1, "the teacher's read found the room empty"
+    assert first["room"]["messages"] == [] and first["room"]["hands"] == []
+
+    assert (await raising.call("hand.set", {"lesson_id": lesson.id, "raised": True}))["ok"]
+    _, joined = await lesson.entered("student-5a-03")
+    assert [hand["person_id"] for hand in joined["room"]["hands"]] == [first["room"]["me"]["id"]]
+    assert (await raising.call("hand.set", {"lesson_id": lesson.id, "raised": False}))["ok"]
+    _, joined = await lesson.entered("student-5a-04")
+    assert joined["room"]["hands"] == [] and len(reads) == 3
+    _, joined = await lesson.entered("student-5a-05")
+    assert joined["room"]["hands"] == [] and len(reads) == 3, "empty again: not read"
+
+    async with server.app[SERVICES_KEY].db.session() as session:
+        student_id = await session.scalar(select(Person.id).where(Person.username == "student"))
+    private = {"lesson_id": lesson.id, "text": "Зайди после урока", "to": student_id}
+    assert (await teacher.call("chat.send", private))["ok"]
+    _, joined = await lesson.entered("student")
+    assert [m["text"] for m in joined["room"]["messages"]] == ["Зайди после урока"]
+    _, joined = await lesson.entered("student-5a-06")
+    assert joined["room"]["messages"] == [] and len(reads) == 5
+    assert "node.chat.private" not in raising.received, "the nodes' note is theirs alone"
 
 
 async def test_refused_links(custom_server: ServerFactory, clients: list[LiveClient]) -> None:
