@@ -36,18 +36,36 @@ ROOM_OVERRUN = dt.timedelta(minutes=10)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+LOWEST_LISTENING_PORT = 10_000
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel takes outgoing connections' local ports from."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port free on loopback now, for a server to listen on (see ``free_port_run``)."""
+    return free_port_run(1)[0]
 
 
 def free_port_run(count: int) -> tuple[int, ...]:
-    """``count`` consecutive ports free on loopback now (workers' own ports)."""
-    for _attempt in range(50):
-        first = free_port()
-        if first + count >= 65536:
-            continue
+    """``count`` consecutive ports free on loopback now, outside the range of outgoing
+    connections' ports: a worker binds its own port only as it starts (and again when it
+    is started again), and a port in that range may by then be a connection's (to Redis,
+    to PostgreSQL, of the load client); every join routed to that worker was refused."""
+    low, high = _ephemeral_ports()
+    ranges = [(LOWEST_LISTENING_PORT, low), (high + 1, 65536)]
+    candidates = [(start, end) for start, end in ranges if end - start > count]
+    if not candidates:
+        raise SystemExit("no ports outside the range of outgoing connections")
+    for _attempt in range(200):
+        start, end = random.choice(candidates)
+        first = random.randrange(start, end - count)
         try:
             with contextlib.ExitStack() as probes:
                 for port in range(first, first + count):
