@@ -15,6 +15,9 @@ from classroom.storage.database import Database, Reader
 from classroom.storage.direct import DirectRead
 from classroom.storage.models import Person, RaisedHand
 
+CHANGED_EVENT = "hand.changed"
+"""The event a raised or lowered hand is announced with, after it is stored."""
+
 
 class HandView(msgspec.Struct, frozen=True):
     person_id: int

@@ -15,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from classroom import chat, hands
+
 EVENTS_WITHOUT_CONTENTS = frozenset(
     {"room.state", "reaction", "board.op", "recording.state", "channel.evict"}
 )
 """Room events that add neither a message nor a hand (``media.*`` ones neither)."""
 
 
-EVENTS_A_READ_REFLECTS = frozenset({"hand.changed", "chat.message", "chat.deleted"})
+EVENTS_A_READ_REFLECTS = frozenset({hands.CHANGED_EVENT, chat.MESSAGE_EVENT, chat.DELETED_EVENT})
 """Events of contents that a read of the room after them finds: a hand is stored before it
 is announced, and so is a deletion; a message not stored yet is taken as heard
 (``chat.with_heard``). A private message's note for the nodes is not among them: the

@@ -373,7 +373,7 @@ class RealtimeServer:
         """Every event of the channel after offset ``after`` up to ``upto``, as ``heard``
         gives them, or ``None`` if this node cannot tell that it saw every one."""
         state = self._channels.get(channel)
-        if state is None or upto < after:
+        if state is None or not 0 <= upto - after <= len(state.recent):
             return None
         events = [
             (offset, event, data)

@@ -381,7 +381,7 @@ def register_room_events(router: EventRouter, services: Services) -> None:
             person_id=payload.person_id,
             now=now(),
         )
-        await realtime.publish(rooms.room_channel(room.lesson.id), "hand.changed", hand)
+        await realtime.publish(rooms.room_channel(room.lesson.id), hands.CHANGED_EVENT, hand)
         return hand
 
     async def reaction_send(call: Call, payload: ReactionSend) -> dict[str, Any]:
