@@ -107,7 +107,7 @@ SETTINGS_DOC: tuple[Setting, ...] = (
     ),
     Setting(
         "UROK_JOIN_CONCURRENCY",
-        "16",
+        "48",
         "Room entries one server process works on at once; more wait in a queue.",
     ),
     Setting(
@@ -211,7 +211,11 @@ class Settings:
     room_opens_before: float = 300.0
     room_overrun: float = 600.0
     reconnect_grace: float = 15.0
-    join_concurrency: int = 16
+    join_concurrency: int = 48
+    """Room entries a process works on at once. An entry holds its turn while it waits for
+    its visit's batched write (up to ``write_linger``) and, at a cold start, for the room's
+    first reads: mostly waiting, so the turns must outnumber what the CPU alone would need
+    (16 let a cold worker through fewer than 300 entries a second)."""
     join_max_wait: float = 5.0
     write_linger: float = 0.02
     """Seconds a chat message's store or a room entry's visit may wait for others that
@@ -433,7 +437,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         room_opens_before=_number(env, "UROK_ROOM_OPENS_BEFORE", 300),
         room_overrun=_number(env, "UROK_ROOM_OVERRUN", 600),
         reconnect_grace=_number(env, "UROK_RECONNECT_GRACE", 15),
-        join_concurrency=int(_number(env, "UROK_JOIN_CONCURRENCY", 16)),
+        join_concurrency=int(_number(env, "UROK_JOIN_CONCURRENCY", 48)),
         join_max_wait=_number(env, "UROK_JOIN_MAX_WAIT", 5),
         write_linger=_number(env, "UROK_WRITE_LINGER", 0.02),
         absence_after=_number(env, "UROK_ABSENCE_AFTER", 300),

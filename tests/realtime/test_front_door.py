@@ -285,3 +285,62 @@ async def test_a_request_head_that_never_ends_is_closed(node: Node) -> None:
     writer.write(b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: a\r\n")
     assert await asyncio.wait_for(reader.read(), 5) == b""
     assert not node.door.waiting
+
+
+class _CountedWrites(asyncio.Protocol):
+    """Stands between the event loop and a door's protocol, keeping what it writes."""
+
+    def __init__(self, door_protocol: asyncio.Protocol, writes: list[bytes]) -> None:
+        self.inner = door_protocol
+        self.writes = writes
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.inner.connection_made(_WriteRecorder(transport, self.writes))  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.inner.connection_lost(exc)
+
+
+class _WriteRecorder:
+    def __init__(self, transport: asyncio.BaseTransport, writes: list[bytes]) -> None:
+        self._transport = transport
+        self._writes = writes
+
+    def write(self, data: bytes) -> None:
+        self._writes.append(bytes(data))
+        self._transport.write(data)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+async def test_the_101_and_the_open_packet_leave_in_one_write(node: Node) -> None:
+    writes: list[bytes] = []
+    make = node.door.protocol_factory(lambda: asyncio.Protocol())
+    server = await asyncio.get_running_loop().create_server(
+        lambda: _CountedWrites(make(), writes), "127.0.0.1", 0
+    )
+    try:
+        port = server.sockets[0].getsockname()[1]
+        raw = await Raw.opened(port)  # reads the 101 and the OPEN, and checks them
+        assert len(writes) == 1
+        assert writes[0].startswith(b"HTTP/1.1 101 ")
+        _head, _, open_frame = writes[0].partition(b"\r\n\r\n")
+        assert open_frame[0] == 0x80 | OP_TEXT and open_frame[1] == len(open_frame) - 2
+        assert open_frame[2:].startswith(b"0{")
+        raw.writer.write(frame(OP_BINARY, encode(CONNECT, {"token": "t"})))
+        opcode, body = await raw.frame()
+        assert opcode == OP_BINARY
+        assert msgpack.unpackb(body)["type"] == CONNECT
+        assert len(writes) == 2
+        raw.writer.write(frame(0x8, struct.pack("!H", 1000)))
+        assert await raw.close_code() == 1000
+    finally:
+        server.close()
+        await server.wait_closed()
