@@ -215,7 +215,7 @@ class Settings:
     """Room entries a process works on at once. An entry holds its turn while it waits for
     its visit's batched write (up to ``write_linger``) and, at a cold start, for the room's
     first reads: mostly waiting, so the turns must outnumber what the CPU alone would need
-    (16 let a cold worker through fewer than 300 entries a second)."""
+    (16 let a cold worker through 100–300 entries a second)."""
     join_max_wait: float = 5.0
     write_linger: float = 0.02
     """Seconds a chat message's store or a room entry's visit may wait for others that
