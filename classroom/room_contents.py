@@ -50,7 +50,7 @@ def _with_hands(history: AnySelect, *, others_private: bool) -> DirectRead:
     )
     if not others_private:
         return DirectRead(union_all(select(latest), raised))
-    private = select(*(null() for _ in range(13))).where(
+    private = select(*(null() for _ in latest.c)).where(
         exists().where(
             ChatMessage.lesson_id == bindparam("lesson_id"),
             ChatMessage.recipient_id.is_not(None),
